@@ -108,10 +108,10 @@ def sample_parameters(ranges: dict, n: int, rng: np.random.Generator) -> pd.Data
 def relax_batch(physics: Physics, params: pd.DataFrame, device: torch.device, progress=None):
     """Relax one batch; returns (images (n, 2, rows, cols) float32, diagnostics frame)."""
     dtype = getattr(torch, physics.dtype)
-    jperp = torch.as_tensor(jperp_maps(physics, params["theta"].to_numpy()), dtype=dtype, device=device)
+    jperp = torch.as_tensor(jperp_maps(physics, np.ascontiguousarray(params["theta"].to_numpy())), dtype=dtype, device=device)
     couplings = spins.Couplings(
-        J=torch.tensor(params["J"].to_numpy(), dtype=dtype, device=device),
-        D=torch.tensor(params["D"].to_numpy(), dtype=dtype, device=device),
+        J=torch.tensor(np.ascontiguousarray(params["J"].to_numpy()), dtype=dtype, device=device),
+        D=torch.tensor(np.ascontiguousarray(params["D"].to_numpy()), dtype=dtype, device=device),
         K=physics.anisotropy_meV,
         jperp=jperp,
     )

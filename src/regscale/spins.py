@@ -36,6 +36,9 @@ class Couplings:
     K: float  # meV, shared
     jperp: torch.Tensor  # (batch, rows, cols) meV
 
+    def select(self, index: torch.Tensor) -> "Couplings":
+        return Couplings(self.J[index], self.D[index], self.K, self.jperp[index])
+
     def __post_init__(self):
         if self.jperp.ndim != 3 or len(self.J) != len(self.jperp) or len(self.D) != len(self.jperp):
             raise ValueError("J and D must have shape (batch,) and jperp (batch, rows, cols)")
@@ -120,7 +123,7 @@ class RelaxSettings:
 
     dt: float = 0.25
     dt_max: float = 0.5
-    tol_meV: float = 1e-3
+    tol_meV: float = 1e-2
     max_steps: int = 5000
 
 
@@ -167,7 +170,7 @@ def _step_function(compile: bool):
     if not compile:
         return _step
     if _compiled_step is None:
-        _compiled_step = torch.compile(_step, dynamic=False)
+        _compiled_step = torch.compile(_step, dynamic=True)
     return _compiled_step
 
 
@@ -194,29 +197,37 @@ def relax(
     batch = s0.shape[0]
     s = normalise(s0)
     field = effective_field(s, c, lat)
-    force = tangent(field, s)
-    e = energy(s, field)
+    e0 = energy(s, field)
     # Below this an energy change is rounding: |S.H| summed, times the dtype's epsilon.
     noise = 4 * torch.finfo(s.dtype).eps * _per_sample((s * field).abs())
-    velocity = torch.zeros_like(s)
-    dt = torch.full((batch,), settings.dt, device=s.device, dtype=s.dtype)
+    state = _RelaxState.start(s, field, settings)
     steps = torch.zeros(batch, dtype=torch.int64, device=s.device)
-    history = [e.clone()] if record_energy else None
+    delta_sum = torch.zeros(batch, dtype=torch.float64, device=s.device)
+    history = [e0.clone()] if record_energy else None
     step_fn = _step_function(compile)
-    torque = max_torque(force)
+    # Work on the samples still moving; shrink the working batch when half of it has
+    # converged, so that a slow sample does not keep finished ones computing.
+    work = torch.arange(batch, device=s.device)
+    sub_c, sub_noise = c, noise
     for step in range(settings.max_steps):
-        active = torque > settings.tol_meV
-        if not bool(active.any()):
+        active = state.torque > settings.tol_meV
+        n_active = int(active.sum())
+        if n_active == 0:
             break
-        s, field, force, velocity, dt, delta_e, torque = step_fn(
-            s, field, force, velocity, dt, active, noise, c, lat, settings
-        )
-        e = e + delta_e
-        steps += active.to(torch.int64)
+        if n_active <= len(work) // 2:
+            state.scatter_into(s, field, work)
+            keep = active.nonzero().squeeze(1)
+            work, state, active = work[keep], state.select(keep), active[keep]
+            sub_c, sub_noise = c.select(work), noise[work]
+        state, delta_e = state.advance(step_fn, active, sub_noise, sub_c, lat, settings)
+        steps[work] += active.to(torch.int64)
+        delta_sum[work] += delta_e
         if record_energy:
-            history.append(e.clone())
+            history.append(e0 + delta_sum)
         if progress is not None:
-            progress(step, active)
+            progress(step, n_active)
+    state.scatter_into(s, field, work)
+    torque = max_torque(tangent(field, s))
     return RelaxResult(
         spins=s,
         steps=steps,
@@ -225,6 +236,37 @@ def relax(
         converged=torque <= settings.tol_meV,
         energy_history=history,
     )
+
+
+@dataclass
+class _RelaxState:
+    """The moving part of a relaxation for the samples in the working batch."""
+
+    s: torch.Tensor
+    field: torch.Tensor
+    force: torch.Tensor
+    velocity: torch.Tensor
+    dt: torch.Tensor
+    torque: torch.Tensor
+
+    @classmethod
+    def start(cls, s, field, settings):
+        force = tangent(field, s)
+        dt = torch.full((s.shape[0],), settings.dt, device=s.device, dtype=s.dtype)
+        return cls(s, field, force, torch.zeros_like(s), dt, max_torque(force))
+
+    def select(self, index):
+        return _RelaxState(*(t[index] for t in (self.s, self.field, self.force, self.velocity, self.dt, self.torque)))
+
+    def scatter_into(self, s, field, work):
+        s[work] = self.s
+        field[work] = self.field
+
+    def advance(self, step_fn, active, noise, c, lat, settings):
+        s, field, force, velocity, dt, delta_e, torque = step_fn(
+            self.s, self.field, self.force, self.velocity, self.dt, active, noise, c, lat, settings
+        )
+        return _RelaxState(s, field, force, velocity, dt, torque), delta_e
 
 
 def initial_state(jperp: torch.Tensor, template_meV: float = 0.1, tilt: float = 0.05) -> torch.Tensor:

@@ -1,0 +1,101 @@
+"""Benchmarks: ``python -m regscale.bench simulate|train [options]``.
+
+Each prints progress to stderr and, as its last line on stdout, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _physics(config_path: Path, sites: int):
+    from .simulate import Physics
+
+    config = yaml.safe_load(config_path.read_text())
+    physics = Physics.from_config(config["physics"], base=REPO)
+    side = int(round(math.sqrt(sites / 2)))
+    side += side % 2
+    return dataclasses.replace(physics, rows=side, cols=side)
+
+
+def bench_simulate(args) -> dict:
+    import torch
+
+    from .simulate import resolve_device, sample_parameters, simulate
+
+    physics = _physics(args.config, args.sites)
+    physics.check()
+    device = resolve_device(args.device)
+    rng = np.random.default_rng(args.seed)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    # Warm-up: the first call compiles the step; later shards of a run reuse it.
+    start = time.perf_counter()
+    simulate(physics, sample_parameters(physics.ranges, 1, rng), 1, device, log=log)
+    warmup = time.perf_counter() - start
+    params = sample_parameters(physics.ranges, args.batch * args.repeats, rng)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    _, table = simulate(physics, params, args.batch, device, log=log)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    sites_per_sample = 2 * physics.rows * physics.cols
+    n = len(params)
+    return {
+        "benchmark": "simulate",
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "dtype": physics.dtype,
+        "compile": physics.compile,
+        "lattice": [2, physics.rows, physics.cols],
+        "sites_per_sample": sites_per_sample,
+        "batch": args.batch,
+        "samples": n,
+        "tol_meV": physics.relax.tol_meV,
+        "steps_mean": float(table.steps.mean()),
+        "steps_max": int(table.steps.max()),
+        "converged_fraction": float(table.converged.mean()),
+        "seconds_per_sample": seconds / n,
+        "samples_per_s": n / seconds,
+        "site_steps_per_s": float(table.steps.sum()) * sites_per_sample / seconds,
+        "warmup_s": warmup,
+    }
+
+
+def bench_train(args) -> dict:
+    from .bench_train import bench_train as run
+
+    return run(device=args.device, image_shape=tuple(args.image_shape) if args.image_shape else None)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m regscale.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="what", required=True)
+    sim = sub.add_parser("simulate", help="relaxed samples per second of the spin simulator")
+    sim.add_argument("--sites", type=int, default=23328, help="spins per sample, both layers (default 2 x 108 x 108)")
+    sim.add_argument("--batch", type=int, default=8, help="samples relaxed at once")
+    sim.add_argument("--repeats", type=int, default=1, help="batches to time")
+    sim.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    sim.add_argument("--config", type=Path, default=REPO / "config.yaml", help="physics taken from this config")
+    sim.add_argument("--seed", type=int, default=0)
+    train = sub.add_parser("train", help="training throughput and seed-batched ensemble speed-up")
+    train.add_argument("--device", default="auto")
+    train.add_argument("--image-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
+    args = parser.parse_args(argv)
+    result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
