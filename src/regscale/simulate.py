@@ -40,13 +40,17 @@ class Physics:
     compile: bool = True
 
     @classmethod
-    def from_config(cls, physics: dict, base: Path = Path(".")) -> "Physics":
-        table = Path(physics["interlayer"]["table"])
+    def from_config(cls, physics: dict, base: Path = Path("."), table: Path | None = None) -> "Physics":
+        """From the validated ``physics`` section; a relative table path is taken
+        relative to ``base`` unless ``table`` gives the file itself."""
+        if table is None:
+            table = Path(physics["interlayer"]["table"])
+            table = table if table.is_absolute() else base / table
         return cls(
             rows=physics["lattice"]["rows"],
             cols=physics["lattice"]["cols"],
             anisotropy_meV=physics["anisotropy_meV"],
-            interlayer_table=table if table.is_absolute() else base / table,
+            interlayer_table=table,
             interlayer_shells=physics["interlayer"]["shells"],
             lattice_constant=physics["lattice"]["constant_angstrom"],
             ranges={k: tuple(v) for k, v in physics["ranges"].items()},

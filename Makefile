@@ -1,0 +1,36 @@
+# The two commands of the README: `make study` and `make test`. Each creates the
+# virtual environment .venv on first use (Python 3.11, every package pinned by
+# pyproject.toml and requirements.lock) and then does its job.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+SNAKEMAKE_ARGS ?=
+
+.PHONY: study test venv lint report clean-results
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[test]'
+	touch $(STAMP)
+
+# The default (laptop-scale) study, end to end: shards, training, analysis, report.
+study: venv
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+# The whole test suite, lint and format checks of the workflow included.
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow
+
+clean-results:
+	@echo "results/ holds trained runs; remove it by hand if you mean it: rm -rf results/*"

@@ -1,0 +1,50 @@
+# Helpers shared by the rules: config validation, paths, digests and resources.
+
+import json
+from pathlib import Path
+
+from regscale import config as study_config
+from regscale import shards
+
+study_config.validate(config)
+
+REPO = Path(workflow.basedir)
+SIMULATOR_SOURCES = [
+    REPO / "src" / "regscale" / name
+    for name in ("lattice.py", "interlayer.py", "spins.py", "simulate.py")
+]
+# Snakemake tracks a rule's script but not the modules it imports: hash them, so a
+# change to the simulator marks every shard stale (rerun trigger "params").
+SIMULATOR_CODE = study_config.files_digest(SIMULATOR_SOURCES)
+# Everything that fixes the content of a shard besides its index.
+SHARD_SPEC = json.dumps(
+    {
+        "physics": config["physics"],
+        "seed": config["seed"],
+        "shard_size": config["data"]["shard_size"],
+    },
+    sort_keys=True,
+)
+
+
+wildcard_constraints:
+    split="pool|test",
+    index=r"\d{5}",
+
+
+def split_size(split):
+    return config["data"]["pool_size" if split == "pool" else "test_size"]
+
+
+def shard_outputs(split, kind):
+    """All shard files of one kind ("images", "table" or "meta") of a split."""
+    n = shards.shard_count(split_size(split), config["data"]["shard_size"])
+    return [str(shards.shard_files(split, i)[kind]) for i in range(n)]
+
+
+def interlayer_table():
+    return REPO / config["physics"]["interlayer"]["table"]
+
+
+def rule_resources(rule_name, key):
+    return config["resources"][rule_name][key]
