@@ -79,12 +79,19 @@ def check(config: dict) -> None:
 
 
 def _check_training(config: dict) -> None:
+    from .study import size_label
+
     if "n_d" not in config.get("train", {}):
         return
     pool = config["data"]["pool_size"]
     schedules = config["schedules"]
     names = [config["train"]["schedule"]]
     for name, experiment in config["experiments"].items():
+        for size in experiment["sizes"]:
+            try:
+                size_label(experiment["arch"], size)
+            except ValueError as error:
+                raise ConfigError(f"experiments.{name}.sizes: {error}") from None
         for n_d in experiment.get("n_d", config["train"]["n_d"]):
             if n_d > pool:
                 raise ConfigError(

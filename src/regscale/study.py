@@ -1,0 +1,85 @@
+"""The runs a config asks for, and where each one lives.
+
+A *job* trains the realizations (seeds) of one cell together: one architecture and
+size, schedule, target and N_D. Its folder names every parameter::
+
+    results/runs/arch~fcn/width~16/depth~3/schedule~plateau/target~J/nd~224/seeds~0-4/
+
+and holds one sub-folder per realization, ``seed~3/`` (metrics.json, history.csv,
+model.pt). Experiments in the config overlap (the statistics cells reuse the width
+sweep's), so jobs are de-duplicated; seeds are grouped in blocks of
+``train.seeds_per_job`` so that 20 and 100 realizations of the same cell share the
+first blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUNS = "results/runs"
+SIZE_KEYS = {"fcn": ("width", "depth"), "resnet18": ("width",), "vit": ("patch", "dim", "depth", "heads")}
+
+
+def size_label(arch: str, size: dict) -> str:
+    """The size as path components, in a fixed key order: width~16/depth~3."""
+    keys = SIZE_KEYS[arch]
+    unknown = sorted(set(size) - set(keys))
+    missing = [key for key in keys if key not in size]
+    if unknown or missing:
+        raise ValueError(f"{arch} size {size}: expected exactly the keys {list(keys)}")
+    return "/".join(f"{key}~{size[key]}" for key in keys)
+
+
+def parse_size(label: str) -> dict:
+    """Inverse of :func:`size_label`: {'width': 16, 'depth': 3}."""
+    return {key: int(value) for key, value in (part.split("~") for part in label.split("/"))}
+
+
+@dataclass(frozen=True, order=True)
+class Job:
+    arch: str
+    size: str  # size_label
+    schedule: str
+    target: str  # theta, J, D or joint
+    n_d: int
+    first_seed: int
+    last_seed: int
+
+    @property
+    def folder(self) -> str:
+        return (
+            f"{RUNS}/arch~{self.arch}/{self.size}/schedule~{self.schedule}/target~{self.target}/"
+            f"nd~{self.n_d}/seeds~{self.first_seed}-{self.last_seed}"
+        )
+
+    @property
+    def seeds(self) -> range:
+        return range(self.first_seed, self.last_seed + 1)
+
+    def seed_folder(self, seed: int) -> str:
+        return f"{self.folder}/seed~{seed}"
+
+
+def seed_blocks(n_seeds: int, per_job: int) -> list[tuple[int, int]]:
+    """(first, last) seeds of each job: blocks of ``per_job``, the last one shorter."""
+    return [(first, min(first + per_job, n_seeds) - 1) for first in range(0, n_seeds, per_job)]
+
+
+def jobs(config: dict, experiments: list[str] | None = None) -> list[Job]:
+    """Every training job of the config (or of the named experiments), sorted."""
+    train = config["train"]
+    chosen = config["experiments"] if experiments is None else {k: config["experiments"][k] for k in experiments}
+    found: set[Job] = set()
+    for experiment in chosen.values():
+        arch = experiment["arch"]
+        targets = ["joint"] if train["joint"] else experiment.get("targets", train["targets"])
+        n_seeds = experiment.get("seeds", train["seeds"])
+        # Blocks always start at multiples of seeds_per_job, so 5 and 20 seeds share [0-4].
+        blocks = seed_blocks(n_seeds, train["seeds_per_job"])
+        for size in experiment["sizes"]:
+            for schedule in experiment.get("schedules", [train["schedule"]]):
+                for target in targets:
+                    for n_d in experiment.get("n_d", train["n_d"]):
+                        for first, last in blocks:
+                            found.add(Job(arch, size_label(arch, size), schedule, target, n_d, first, last))
+    return sorted(found)
