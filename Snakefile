@@ -6,7 +6,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the default study; a --configfile replaces it rather than being merged
+# into it, so a key left out of configs/paper.yaml takes the schema default, not the
+# laptop value.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"

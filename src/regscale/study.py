@@ -8,8 +8,8 @@ size, schedule, target and N_D. Its folder names every parameter::
 and holds one sub-folder per realization, ``seed~3/`` (metrics.json, history.csv,
 model.pt). Experiments in the config overlap (the statistics cells reuse the width
 sweep's), so jobs are de-duplicated; seeds are grouped in blocks of
-``train.seeds_per_job`` so that 20 and 100 realizations of the same cell share the
-first blocks.
+``train.seeds_per_job`` (per architecture: ``train.archs.<arch>.seeds_per_job``) so
+that 20 and 100 realizations of the same cell share the first blocks.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ def jobs(config: dict, experiments: list[str] | None = None) -> list[Job]:
     found: set[Job] = set()
     for experiment in chosen.values():
         arch = experiment["arch"]
+        per_job = train["archs"].get(arch, {}).get("seeds_per_job", train["seeds_per_job"])
         targets = ["joint"] if train["joint"] else experiment.get("targets", train["targets"])
         n_seeds = experiment.get("seeds", train["seeds"])
         # Blocks always start at multiples of seeds_per_job, so 5 and 20 seeds share [0-4].
-        blocks = seed_blocks(n_seeds, train["seeds_per_job"])
+        blocks = seed_blocks(n_seeds, per_job)
         for size in experiment["sizes"]:
             for schedule in experiment.get("schedules", [train["schedule"]]):
                 for target in targets:

@@ -16,14 +16,22 @@ SIMULATOR_SOURCES = [
 # Snakemake tracks a rule's script but not the modules it imports: hash them, so a
 # change to the simulator marks every shard stale (rerun trigger "params").
 SIMULATOR_CODE = study_config.files_digest(SIMULATOR_SOURCES)
+
+
+def canonical(value):
+    """A rule param as sorted JSON. Snakemake's params rerun trigger compares params
+    as text, so a dict whose keys merely come in another order (as after a YAML
+    round trip) would otherwise mark the job stale."""
+    return json.dumps(value, sort_keys=True)
+
+
 # Everything that fixes the content of a shard besides its index.
-SHARD_SPEC = json.dumps(
+SHARD_SPEC = canonical(
     {
         "physics": config["physics"],
         "seed": config["seed"],
         "shard_size": config["data"]["shard_size"],
-    },
-    sort_keys=True,
+    }
 )
 
 

@@ -60,7 +60,7 @@ rule atlas_images:
     params:
         spec=SHARD_SPEC,
         code=SIMULATOR_CODE,
-        atlas=config["data"]["atlas"],
+        atlas=canonical(config["data"]["atlas"]),
         device=config["device"],
     script:
         "../../scripts/atlas_images.py"
@@ -82,6 +82,6 @@ rule atlas_figure:
     conda:
         "../../envs/regscale.yaml"
     params:
-        plots=config["plots"],
+        plots=canonical(config["plots"]),
     script:
         "../../scripts/atlas_figure.py"

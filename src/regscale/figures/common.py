@@ -1,0 +1,121 @@
+"""What the figures share: style, labels, the scaling panel and its fitted lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..study import parse_size
+
+TARGETS = ("theta", "J", "D")
+TARGET_LABELS = {"theta": r"$\theta$", "J": r"$J$", "D": r"$D$"}
+WIDTH = 7.0  # inches: a two-column figure of a journal page
+INTERVAL_COLUMNS = {"regression": ("alpha_lo", "alpha_hi"), "bootstrap": ("alpha_boot_lo", "alpha_boot_hi")}
+
+
+def style(plots: dict) -> None:
+    """The seaborn theme of every figure, at the config's context and resolution."""
+    sns.set_theme(
+        context=plots["context"],
+        style="ticks",
+        rc={
+            "axes.grid": True,
+            "grid.alpha": 0.35,
+            "grid.linewidth": 0.5,
+            "legend.frameon": False,
+            "legend.fontsize": "x-small",
+            "legend.title_fontsize": "x-small",
+            "figure.dpi": plots["dpi"],
+            "savefig.dpi": plots["dpi"],
+            "savefig.bbox": "tight",
+            "pdf.fonttype": 42,  # editable text in the PDF
+        },
+    )
+
+
+def interval_text(value: float, lo: float, hi: float) -> str:
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def exponent_label(row: pd.Series | None, symbol: str, interval: str) -> str:
+    """'α_D = 1.23 [1.10, 1.35]' from a row of exponents.csv (empty without a fit)."""
+    if row is None:
+        return ""
+    lo, hi = INTERVAL_COLUMNS[interval]
+    return f"{symbol} = {interval_text(row['alpha'], row[lo], row[hi])}"
+
+
+def size_text(arch: str, label: str, vary: str | None = None) -> str:
+    """A model's name in a legend: n_n=16 (FCN width), n_l=2 (depth), ResNet-18, ViT."""
+    size = parse_size(label)
+    if arch == "fcn":
+        if vary == "depth":
+            return f"$n_l$={size['depth']}"
+        if vary == "width":
+            return f"$n_n$={size['width']}"
+        return f"FCN $n_n$={size['width']}, $n_l$={size['depth']}"
+    if arch == "resnet18":
+        return "ResNet-18" if vary is None else f"ResNet-18 (width {size['width']})"
+    return "ViT" if vary is None else f"ViT ({label.replace('~', '=').replace('/', ', ')})"
+
+
+def no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize="small", color="0.4")
+
+
+def draw_series(ax, points: pd.DataFrame, x: str, fit: pd.Series | None, label: str, color, marker: str, fill=True):
+    """Geometric means with their standard-error bars, and the fitted power law as a
+    dashed line over the fit range."""
+    points = points.sort_values(x)
+    yerr = np.vstack([points["geomean"] - points["geomean_lo"], points["geomean_hi"] - points["geomean"]])
+    ax.errorbar(
+        points[x],
+        points["geomean"],
+        yerr=np.nan_to_num(yerr),
+        color=color,
+        marker=marker,
+        markersize=4,
+        linestyle="none",
+        capsize=1.5,
+        elinewidth=0.8,
+        markerfacecolor=color if fill else "white",
+        label=label,
+    )
+    if fit is not None:
+        grid = np.geomspace(fit["fit_min"], fit["fit_max"], 50)
+        ax.plot(grid, 10 ** fit["intercept"] * grid ** -fit["alpha"], color=color, linestyle="--", linewidth=1.0)
+
+
+def fit_row(exponents: pd.DataFrame, **where) -> pd.Series | None:
+    """The one exponent row matching every column=value given, or None."""
+    mask = np.ones(len(exponents), dtype=bool)
+    for column, value in where.items():
+        mask &= (exponents[column] == value).to_numpy()
+    rows = exponents[mask]
+    if len(rows) > 1:
+        raise ValueError(f"several exponents match {where}")
+    return rows.iloc[0] if len(rows) else None
+
+
+def loglog(ax, xlabel: str, ylabel: str | None = None) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+
+
+def targets_in(frame: pd.DataFrame) -> list[str]:
+    present = set(frame["target"])
+    return [target for target in TARGETS if target in present]
+
+
+def by_size(cells: pd.DataFrame) -> list[str]:
+    """The size labels of a frame ordered by model size N_M."""
+    return list(cells.sort_values("n_m").drop_duplicates("size_label")["size_label"])
+
+
+def panel_letters(axes) -> None:
+    for letter, ax in zip("abcdefghijklmnop", axes):
+        ax.set_title(f"({letter})", loc="left", fontsize="small", fontweight="bold")

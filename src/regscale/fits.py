@@ -1,0 +1,272 @@
+"""Power-law fits of the geometric-mean test loss, with two kinds of interval.
+
+- Data scaling, eps ~ N_D^-alpha_D, per architecture, size, schedule and target.
+- Model scaling, eps ~ N_M^-alpha_M, per experiment (its sizes), schedule, target and N_D.
+- The paper's trend alpha_D = a_D log10(N_M / 1e6) + b_D over an experiment's sizes,
+  with the largest N_M left out.
+
+Every fit is an ordinary least-squares line in log10-log10 (statsmodels OLS) through
+the cells' geometric means; its interval at ``confidence`` comes from the regression
+(t-distribution, ``conf_int``) and from a percentile bootstrap that resamples the
+realizations within each cell, recomputes the geometric means and refits. A cell with
+one realization enters every resample unchanged. Fits need at least MIN_POINTS cells:
+through two points a line always fits and its R^2 and interval mean nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from .stats import experiment, select, stream
+
+log = logging.getLogger(__name__)
+
+MIN_POINTS = 3
+N_M_REFERENCE = 1e6  # the trend's N_M / 1e6
+SERIES = ["arch", "size_label", "schedule", "model_target", "target"]  # one data-scaling fit each
+EXPONENT_COLUMNS = [
+    "axis", "experiment", "arch", "size", "schedule", "model_target", "target", "n_d", "n_m",
+    "alpha", "alpha_lo", "alpha_hi", "alpha_boot_lo", "alpha_boot_hi", "alpha_se", "intercept", "r2",
+    "n_points", "fit_min", "fit_max", "confidence", "n_boot",
+]  # fmt: skip
+TREND_COLUMNS = [
+    "experiment", "arch", "schedule", "model_target", "target",
+    "a", "a_lo", "a_hi", "a_boot_lo", "a_boot_hi", "b", "b_lo", "b_hi", "b_boot_lo", "b_boot_hi",
+    "r2", "n_points", "fit_min", "fit_max", "left_out_n_m", "confidence", "n_boot",
+]  # fmt: skip
+
+
+def in_range(values, bounds) -> np.ndarray:
+    """Mask of the values inside [min, max]; a bound of None is open."""
+    values = np.asarray(values, dtype=float)
+    low, high = (None, None) if bounds is None else bounds
+    mask = np.ones(len(values), dtype=bool)
+    if low is not None:
+        mask &= values >= low
+    if high is not None:
+        mask &= values <= high
+    return mask
+
+
+def line_fit(x, y, confidence: float = 0.95) -> dict:
+    """OLS of y on x: slope and intercept with their intervals, R^2, point count."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < MIN_POINTS:
+        raise ValueError(f"a line fit needs at least {MIN_POINTS} points, got {len(x)}")
+    if np.ptp(x) == 0:
+        raise ValueError("a line fit needs at least two distinct x values")
+    result = sm.OLS(y, sm.add_constant(x)).fit()
+    (intercept_lo, intercept_hi), (slope_lo, slope_hi) = np.asarray(result.conf_int(alpha=1 - confidence))
+    return {
+        "slope": result.params[1],
+        "slope_lo": slope_lo,
+        "slope_hi": slope_hi,
+        "slope_se": result.bse[1],
+        "intercept": result.params[0],
+        "intercept_lo": intercept_lo,
+        "intercept_hi": intercept_hi,
+        "r2": result.rsquared,
+        "n_points": len(x),
+    }
+
+
+def boot_slopes(x, logs: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Slopes of the OLS line through the mean logs of each cell, for ``n_boot``
+    resamples of each cell's realizations (with replacement)."""
+    x = np.asarray(x, dtype=float)
+    means = np.empty((n_boot, len(logs)))
+    for k, values in enumerate(logs):
+        means[:, k] = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    centred = x - x.mean()
+    return (means - means.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+
+
+def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np.random.Generator):
+    """Fit eps ~ x^-alpha through cells given as arrays of log10 losses at positions x.
+
+    Returns the row of fit results and the bootstrap exponents (n_boot,)."""
+    x = np.asarray(x, dtype=float)
+    fit = line_fit(np.log10(x), [values.mean() for values in logs], confidence)
+    alphas = -boot_slopes(np.log10(x), logs, n_boot, rng)
+    tail = (1 - confidence) / 2
+    row = {
+        "alpha": -fit["slope"],
+        "alpha_lo": -fit["slope_hi"],
+        "alpha_hi": -fit["slope_lo"],
+        "alpha_boot_lo": np.quantile(alphas, tail),
+        "alpha_boot_hi": np.quantile(alphas, 1 - tail),
+        "alpha_se": fit["slope_se"],
+        "intercept": fit["intercept"],  # log10 of the loss at x = 1
+        "r2": fit["r2"],
+        "n_points": fit["n_points"],
+        "fit_min": x.min(),
+        "fit_max": x.max(),
+        "confidence": confidence,
+        "n_boot": n_boot,
+    }
+    return row, alphas
+
+
+def _usable(runs: pd.DataFrame) -> pd.DataFrame:
+    if runs.empty:
+        raise ValueError("the runs table is empty: nothing to fit")
+    used = runs[~runs["excluded"].astype(bool)]
+    return used.assign(log_loss=np.log10(used["test_mse"].to_numpy(float)))
+
+
+def _cells(frame: pd.DataFrame, by: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Positions (N_D or N_M) and the log losses of each cell, in increasing order."""
+    groups = sorted(frame.groupby(by)["log_loss"], key=lambda item: item[0])
+    return np.array([value for value, _ in groups], dtype=float), [group.to_numpy() for _, group in groups]
+
+
+def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed):
+    """The data-scaling fit of one series, or None (logged) with too few cells."""
+    x, logs = _cells(series[in_range(series["n_d"], fit_nd)], "n_d")
+    if len(x) < MIN_POINTS:
+        log.info("no data-scaling fit for %s: %d N_D values in the fit range %s", dict(zip(SERIES, key)), len(x), fit_nd)
+        return None
+    return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)))
+
+
+def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0) -> pd.DataFrame:
+    """alpha_D for every (arch, size, schedule, model, target) with enough N_D values."""
+    rows = []
+    for key, series in _usable(runs).groupby(SERIES, sort=True):
+        fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed)
+        if fit is not None:
+            arch, size, schedule, model_target, target = key
+            rows.append(
+                dict(axis="data", arch=arch, size=size, schedule=schedule, model_target=model_target, target=target)
+                | {"n_m": int(series["n_m"].iloc[0])}
+                | fit[0]
+            )
+    table = pd.DataFrame(rows, columns=EXPONENT_COLUMNS)
+    return table.sort_values(["arch", "schedule", "model_target", "target", "n_m", "size"]).reset_index(drop=True)
+
+
+def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.95, n_boot=1000, seed=0):
+    """alpha_M for every experiment with enough sizes, per schedule, model, target and N_D."""
+    usable, rows = _usable(runs), []
+    for name in sorted(experiments):
+        spec = experiment(experiments, train, name)
+        chosen = select(usable, spec)
+        for key, group in chosen.groupby(["schedule", "model_target", "target", "n_d"], sort=True):
+            x, logs = _cells(group[in_range(group["n_m"], fit_nm)], "n_m")
+            if len(x) < MIN_POINTS:
+                if len(spec["sizes"]) >= MIN_POINTS:
+                    log.info("no model-scaling fit for %s %s: %d sizes in the fit range %s", name, key, len(x), fit_nm)
+                continue
+            schedule, model_target, target, n_d = key
+            fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)))
+            rows.append(
+                dict(axis="model", experiment=name, arch=spec["arch"], schedule=schedule)
+                | dict(model_target=model_target, target=target, n_d=int(n_d))
+                | fit
+            )
+    return pd.DataFrame(rows, columns=EXPONENT_COLUMNS)
+
+
+def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0) -> pd.DataFrame:
+    """alpha_D = a log10(N_M / 1e6) + b across each experiment's sizes, without the
+    largest N_M. The bootstrap refits the line through the bootstrap exponents of the
+    data fits (the same resamples as in :func:`data_exponents`)."""
+    usable, rows = _usable(runs), []
+    tail = (1 - confidence) / 2
+    for name in sorted(experiments):
+        spec = experiment(experiments, train, name)
+        chosen = select(usable, spec)
+        for key, group in chosen.groupby(["schedule", "model_target", "target"], sort=True):
+            points = []  # (n_m, alpha, bootstrap alphas) per size
+            for size, series in group.groupby("size_label"):
+                series_key = (spec["arch"], size, *key)
+                fit = _data_fit(usable[_matches(usable, series_key)], series_key, fit_nd, confidence, n_boot, seed)
+                if fit is not None:
+                    points.append((int(series["n_m"].iloc[0]), fit[0]["alpha"], fit[1]))
+            points.sort(key=lambda point: point[0])
+            if len(points) < MIN_POINTS + 1:
+                if len(spec["sizes"]) > MIN_POINTS:
+                    log.info("no alpha_D trend for %s %s: %d sizes with an exponent", name, key, len(points))
+                continue
+            kept = points[:-1]  # the largest N_M is left out, as in the paper
+            x = np.log10(np.array([n_m for n_m, _, _ in kept]) / N_M_REFERENCE)
+            fit = line_fit(x, [alpha for _, alpha, _ in kept], confidence)
+            boot = np.stack([alphas for _, _, alphas in kept], axis=1)  # (n_boot, sizes)
+            centred = x - x.mean()
+            slopes = (boot - boot.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+            intercepts = boot.mean(axis=1) - slopes * x.mean()
+            schedule, model_target, target = key
+            rows.append(
+                dict(experiment=name, arch=spec["arch"], schedule=schedule, model_target=model_target, target=target)
+                | dict(a=fit["slope"], a_lo=fit["slope_lo"], a_hi=fit["slope_hi"])
+                | dict(a_boot_lo=np.quantile(slopes, tail), a_boot_hi=np.quantile(slopes, 1 - tail))
+                | dict(b=fit["intercept"], b_lo=fit["intercept_lo"], b_hi=fit["intercept_hi"])
+                | dict(b_boot_lo=np.quantile(intercepts, tail), b_boot_hi=np.quantile(intercepts, 1 - tail))
+                | dict(r2=fit["r2"], n_points=fit["n_points"], fit_min=kept[0][0], fit_max=kept[-1][0])
+                | dict(left_out_n_m=points[-1][0], confidence=confidence, n_boot=n_boot)
+            )
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def _matches(frame: pd.DataFrame, key: tuple) -> np.ndarray:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in zip(SERIES, key):
+        mask &= (frame[column] == value).to_numpy()
+    return mask
+
+
+def fit_all(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int):
+    """exponents.csv (data and model axes) and trend.csv from the runs table."""
+    common = dict(confidence=analysis["confidence"], n_boot=analysis["bootstrap"], seed=seed)
+    data = data_exponents(runs, fit_nd=analysis["fit_nd"], **common)
+    model = model_exponents(runs, experiments, train, fit_nm=analysis["fit_nm"], **common)
+    exponents = pd.concat([frame for frame in (data, model) if not frame.empty], ignore_index=True)
+    exponents = exponents.reindex(columns=EXPONENT_COLUMNS)
+    for column in ("n_d", "n_m", "n_points", "n_boot"):
+        exponents[column] = pd.array(exponents[column], dtype="Int64")
+    return exponents, trend(runs, experiments, train, fit_nd=analysis["fit_nd"], **common)
+
+
+def _interval(frame: pd.DataFrame, value: str, lo: str, hi: str) -> pd.Series:
+    return frame.apply(lambda row: f"{row[value]:.3g} [{row[lo]:.3g}, {row[hi]:.3g}]", axis=1)
+
+
+def tables_html(exponents: pd.DataFrame, trend_table: pd.DataFrame) -> str:
+    """The exponent and trend tables as one HTML page (for the report)."""
+    percent = f"{exponents['confidence'].iloc[0]:.0%}" if len(exponents) else ""
+    parts = [
+        "<html><head><meta charset='utf-8'><style>"
+        "body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse;margin-bottom:2em}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} th{background:#eee}"
+        "</style></head><body>",
+        f"<h3>Scaling exponents (OLS in log-log; {percent} intervals: regression [t] and seed bootstrap)</h3>",
+    ]
+    if len(exponents):
+        shown = exponents.assign(
+            alpha_regression=_interval(exponents, "alpha", "alpha_lo", "alpha_hi"),
+            alpha_bootstrap=_interval(exponents, "alpha", "alpha_boot_lo", "alpha_boot_hi"),
+        )
+        columns = ["axis", "experiment", "arch", "size", "n_m", "schedule", "model_target", "target", "n_d"]
+        columns += ["alpha_regression", "alpha_bootstrap", "r2", "n_points", "fit_min", "fit_max"]
+        parts.append(shown[columns].to_html(index=False, na_rep="", float_format="{:.4g}".format))
+    else:
+        parts.append("<p>No exponent could be fitted (fewer than 3 points in every series).</p>")
+    parts.append("<h3>Trend alpha_D = a_D log10(N_M / 1e6) + b_D (largest N_M left out)</h3>")
+    if len(trend_table):
+        shown = trend_table.assign(
+            a_regression=_interval(trend_table, "a", "a_lo", "a_hi"),
+            a_bootstrap=_interval(trend_table, "a", "a_boot_lo", "a_boot_hi"),
+            b_regression=_interval(trend_table, "b", "b_lo", "b_hi"),
+            b_bootstrap=_interval(trend_table, "b", "b_boot_lo", "b_boot_hi"),
+        )
+        columns = ["experiment", "arch", "schedule", "model_target", "target", "a_regression", "a_bootstrap"]
+        columns += ["b_regression", "b_bootstrap", "r2", "n_points", "fit_min", "fit_max", "left_out_n_m"]
+        parts.append(shown[columns].to_html(index=False, na_rep="", float_format="{:.4g}".format))
+    else:
+        parts.append(f"<p>No trend: it needs at least {MIN_POINTS + 1} model sizes with an exponent.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,84 @@
+"""Config validation: every shipped config passes; bad ones fail at once, naming the key."""
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, TINY, snakemake
+from regscale.config import ConfigError, load, validate, with_overrides
+
+DEFAULT = REPO / "config.yaml"
+PAPER = REPO / "configs" / "paper.yaml"
+
+
+def raw(path=DEFAULT) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("path", [DEFAULT, PAPER, TINY], ids=["default", "paper", "tiny"])
+def test_shipped_configs_are_valid(path):
+    config = load(path)
+    assert config["physics"]["relax"]["tol_meV"] > 0  # defaults are filled in
+    assert set(config["physics"]["ranges"]) == {"theta", "J", "D"}
+
+
+def test_paper_config_has_the_paper_scale():
+    config = load(PAPER)
+    assert (config["physics"]["lattice"]["rows"], config["physics"]["lattice"]["cols"]) == (100, 100)
+    assert config["data"]["pool_size"] == 114688
+    assert config["data"]["test_size"] >= 8192
+    assert config["train"]["n_d"] == [224 * 2**k for k in range(10)]
+
+
+def test_defaults_are_filled():
+    config = raw()
+    del config["physics"]["relax"]
+    del config["physics"]["interlayer"]
+    validate(config)
+    assert config["physics"]["relax"]["max_steps"] == 5000
+    assert config["physics"]["interlayer"]["shells"] == 3
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"phyiscs": {}}, r"\(top level\): Additional properties are not allowed \('phyiscs' was unexpected\)"),
+        ({"physics": {"relax": {"tol": 0.1}}}, r"physics\.relax: Additional properties .*'tol'"),
+        ({"data": {"shard_size": "many"}}, r"data\.shard_size: 'many' is not of type 'integer'"),
+        ({"physics": {"lattice": {"rows": 33}}}, r"physics\.lattice\.rows: 33 is not a multiple of 2"),
+        ({"physics": {"ranges": {"theta": [4.0]}}}, r"physics\.ranges\.theta: \[4\.0\] is too short"),
+        ({"physics": {"ranges": {"J": [3.0, 1.5]}}}, r"physics\.ranges\.J: low 3\.0 must be below high 1\.5"),
+        ({"physics": {"ranges": {"J": [-1.0, 1.5]}}}, r"physics\.ranges\.J must be positive"),
+        ({"physics": {"ranges": {"theta": [1.0, 8.0]}}}, r"physics\.ranges\.theta: at theta = 1\.0 deg the moire period"),
+        ({"physics": {"relax": {"dt": 1.0, "dt_max": 0.5}}}, r"physics\.relax\.dt_max \(0\.5\) must be >= physics\.relax\.dt"),
+        ({"physics": {"interlayer": {"table": "nowhere.csv"}}}, r"physics\.interlayer\.table: .*nowhere\.csv does not exist"),
+        ({"data": {"atlas": {"D": [0.9]}}}, r"data\.atlas\.D: \[0\.9\] outside physics\.ranges\.D"),
+        ({"train": {"n_d": [64, 5000]}}, r"N_D = 5000 is larger than the training pool \(data\.pool_size = 1024\)"),
+        ({"train": {"schedule": "warp"}}, r"schedule 'warp' is not defined under `schedules`"),
+        ({"experiments": {"vit": {"sizes": [{"patch": 4}]}}}, r"experiments\.vit\.sizes: vit size .* expected exactly the keys"),
+        ({"device": "gpu"}, r"device: 'gpu' does not match"),
+    ],
+)
+def test_bad_config_names_the_problem(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(with_overrides(raw(), override))
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "absent.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load(tmp_path / "list.yaml")
+
+
+def test_snakemake_refuses_a_bad_config_before_running_anything(tmp_path):
+    config = copy.deepcopy(raw(TINY))
+    config["data"]["pool_sise"] = 64
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n", configfile=bad, check=False)
+    assert result.returncode != 0
+    assert "invalid config at data: Additional properties are not allowed ('pool_sise' was unexpected)" in result.stdout + result.stderr
+    assert not (tmp_path / "resources").exists()

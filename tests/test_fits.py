@@ -1,0 +1,127 @@
+"""Known-answer tests of the power-law fits: losses drawn from eps = A N_D^-alpha(N_M)
+with log-normal seed noise (see test_stats.synthetic_records) must give back alpha,
+the model-size exponent a log10(N_D) and the trend's a and b."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_stats import EXPERIMENTS, LAW, TRAIN, n_params, synthetic_runs, true_alpha
+
+from regscale import fits, study
+
+ANALYSIS = {"fit_nd": [None, None], "fit_nm": [None, None], "bootstrap": 400, "confidence": 0.95}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return synthetic_runs(noise=0.3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def fitted(runs):
+    return fits.fit_all(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=1)
+
+
+def test_line_fit_is_exact_on_a_line_and_refuses_two_points():
+    fit = fits.line_fit([0, 1, 2, 3], [1, 3, 5, 7])
+    assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r2"] == pytest.approx(1)
+    with pytest.raises(ValueError, match="at least 3 points"):
+        fits.line_fit([0, 1], [1, 3])
+
+
+def test_data_exponents_recover_the_true_alpha(fitted):
+    exponents, _ = fitted
+    data = exponents[exponents.axis == "data"]
+    # Every series with >= 3 N_D: 5 widths x 3 targets, 2 depths, 2 schedules, ResNet, ViT x 3 targets.
+    assert len(data) == 15 + 2 + 2 + 3 + 3
+    inside_regression = inside_boot = 0
+    for row in data.itertuples():
+        truth = true_alpha(row.n_m, row.target, row.schedule)
+        # The exponent's sampling spread: seed noise of the mean log10 loss over the spread of log10 N_D.
+        seeds = 1 if row.arch in ("resnet18", "vit") else 5
+        spread = 0.3 / math.log(10) / math.sqrt(seeds) / np.log10([64, 128, 256, 512, 1024]).std() / math.sqrt(5)
+        assert row.alpha == pytest.approx(truth, abs=4 * spread), row
+        assert row.alpha_lo < row.alpha < row.alpha_hi
+        assert row.alpha_boot_lo - 1e-9 <= row.alpha <= row.alpha_boot_hi + 1e-9  # equal with one seed a cell
+        inside_regression += row.alpha_lo <= truth <= row.alpha_hi
+        inside_boot += row.alpha_boot_lo <= truth <= row.alpha_boot_hi
+        assert (row.fit_min, row.fit_max, row.n_points) == (64, 1024, 5)
+        assert row.r2 > 0.9
+    # 95% intervals: most of the 25 series cover the truth (binomial: >= 20 is near certain).
+    assert inside_regression >= 20 and inside_boot >= 18
+
+
+def test_bootstrap_interval_shrinks_with_less_noise():
+    quiet = fits.data_exponents(synthetic_runs(noise=0.05, seed=5), n_boot=200, seed=1)
+    noisy = fits.data_exponents(synthetic_runs(noise=0.5, seed=5), n_boot=200, seed=1)
+    width = lambda frame: (frame.alpha_boot_hi - frame.alpha_boot_lo).median()  # noqa: E731
+    assert width(quiet) < width(noisy) / 5
+
+
+def test_single_realization_cells_have_a_zero_width_bootstrap(fitted):
+    exponents, _ = fitted
+    resnet = exponents[(exponents.arch == "resnet18") & (exponents.axis == "data")]
+    # One seed per cell: every resample is the data itself.
+    np.testing.assert_allclose(resnet.alpha_boot_lo, resnet.alpha, rtol=1e-9)
+    np.testing.assert_allclose(resnet.alpha_boot_hi, resnet.alpha, rtol=1e-9)
+
+
+def test_model_exponents_follow_a_log10_nd(fitted):
+    exponents, _ = fitted
+    model = exponents[(exponents.axis == "model") & (exponents.experiment == "fcn_width")]
+    assert len(model) == 3 * 5 and model["size"].isna().all() and model.n_m.isna().all()
+    for row in model.itertuples():
+        truth = LAW[row.target][0] * math.log10(row.n_d)
+        assert row.alpha == pytest.approx(truth, abs=5 * row.alpha_se + 0.02), row
+    # The depth sweep (3 sizes) is fitted too; statistics (2 sizes) and single sizes are not.
+    assert set(exponents[exponents.axis == "model"].experiment) == {"fcn_width", "fcn_depth"}
+
+
+def test_trend_recovers_a_and_b_without_the_largest_model():
+    # Little noise: with 4 sizes the trend's own interval is wide at the default noise.
+    _, trend = fits.fit_all(synthetic_runs(noise=0.1, seed=5), EXPERIMENTS, TRAIN, ANALYSIS, seed=1)
+    width = trend[trend.experiment == "fcn_width"].set_index("target")
+    assert set(width.index) == {"theta", "J", "D"} and set(trend.experiment) == {"fcn_width"}
+    largest = n_params("fcn", {"width": 64, "depth": 3})
+    for target, (a, b) in LAW.items():
+        row = width.loc[target]
+        assert row.left_out_n_m == largest and row.fit_max < largest and row.n_points == 4
+        assert row.a == pytest.approx(a, abs=0.05) and row.b == pytest.approx(b, abs=0.05)
+        assert row.a_boot_lo < a < row.a_boot_hi and row.b_lo < b < row.b_hi and row.a_lo < a < row.a_hi
+
+
+def test_fit_ranges_are_applied_and_recorded(runs):
+    analysis = ANALYSIS | {"fit_nd": [100, None], "fit_nm": [None, 50_000]}
+    exponents, _ = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed=1)
+    data = exponents[exponents.axis == "data"]
+    assert (data.fit_min == 128).all() and (data.n_points == 4).all()
+    model = exponents[(exponents.axis == "model") & (exponents.experiment == "fcn_width")]
+    assert (model.fit_max <= 50_000).all() and (model.n_points == 3).all()
+    # Too narrow a range: no fit, no row, no error.
+    narrow = fits.data_exponents(runs, fit_nd=[500, None])
+    assert narrow.empty and list(narrow.columns) == fits.EXPONENT_COLUMNS
+
+
+def test_fits_are_reproducible_and_exclude_diverged_runs(runs, fitted):
+    again, _ = fits.fit_all(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=1)
+    pd.testing.assert_frame_equal(again, fitted[0])
+    # A diverged run with an absurd loss changes nothing once flagged.
+    broken = runs.copy()
+    broken.loc[0, ["test_mse", "excluded"]] = [1e9, True]
+    refit = fits.data_exponents(broken, n_boot=50, seed=1)
+    clean = fits.data_exponents(runs.drop(index=0), n_boot=50, seed=1)
+    pd.testing.assert_frame_equal(refit, clean)
+
+
+def test_tables_html_lists_every_exponent(fitted):
+    html = fits.tables_html(*fitted)
+    assert html.count("<tr>") >= len(fitted[0]) + len(fitted[1])
+    assert "bootstrap" in html and "largest N_M left out" in html
+
+
+def test_jobs_of_the_synthetic_study_cover_the_experiments():
+    # Guard for the helper itself: the study lists the statistics seeds in blocks of 5.
+    jobs = study.jobs({"train": TRAIN, "experiments": EXPERIMENTS}, ["statistics"])
+    assert {(job.first_seed, job.last_seed) for job in jobs} == {(0, 4), (5, 9), (10, 14), (15, 19), (20, 24)}
