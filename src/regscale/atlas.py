@@ -20,8 +20,8 @@ def atlas_parameters(atlas: dict, ranges: dict) -> pd.DataFrame:
 
 
 def plot_atlas(images: np.ndarray, params: pd.DataFrame, dpi: int = 150):
-    """Top-layer m_z over the theta x D grid (upper block) and both layers along J
-    (lower block). Returns the matplotlib figure."""
+    """Top-layer m_z over the theta x D grid (upper block, one row per D) and both
+    layers along J (lower block). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
     grid = params[params.panel == "grid"]
@@ -29,24 +29,36 @@ def plot_atlas(images: np.ndarray, params: pd.DataFrame, dpi: int = 150):
     thetas, ds = sorted(grid.theta.unique()), sorted(grid.D.unique())
     n_cols = max(len(thetas), len(sweep))
     n_rows = len(ds) + 2
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols, 1.75 * n_rows), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.5 * n_cols + 1.2, 1.5 * n_rows + 0.6), dpi=dpi, squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
-        ax.set_axis_off()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
     style = dict(cmap="RdBu_r", vmin=-1, vmax=1, origin="lower", interpolation="nearest")
     for k, row in grid.iterrows():
-        ax = axes[ds.index(row.D), thetas.index(row.theta)]
-        image = ax.imshow(images[k, 1], **style)
-        ax.set_title(f"θ={row.theta:.2f}°  D={row.D:.2f}", fontsize=7)
-    for col, (k, row) in enumerate(sweep.iterrows()):
-        for layer in (0, 1):
-            ax = axes[len(ds) + layer, col]
-            ax.imshow(images[k, 1 - layer], **style)
-            name = "top" if layer == 0 else "bottom"
-            ax.set_title(f"J={row.J:.2f} meV ({name})", fontsize=7)
+        r, c = ds.index(row.D), thetas.index(row.theta)
+        image = axes[r, c].imshow(images[k, 1], **style)
+        if r == 0:
+            axes[r, c].set_title(f"θ = {row.theta:g}°", fontsize=8)
+        if c == 0:
+            axes[r, c].set_ylabel(f"D = {row.D:g} meV\n(top layer)", fontsize=8)
+    for c, (k, row) in enumerate(sweep.iterrows()):
+        for r, (layer, name) in enumerate(((1, "top"), (0, "bottom"))):
+            ax = axes[len(ds) + r, c]
+            ax.imshow(images[k, layer], **style)
+            if r == 0:
+                ax.set_title(f"J = {row.J:g} meV", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"{name} layer", fontsize=8)
+    for c in range(len(sweep), n_cols):
+        for r in (len(ds), len(ds) + 1):
+            axes[r, c].set_visible(False)
     fig.suptitle(
-        f"Parameter atlas: top-layer m_z over θ x D at J={grid.J.iloc[0]:.2f} meV; "
-        f"both layers along J at θ={sweep.theta.iloc[0]:.2f}°, D={sweep.D.iloc[0]:.2f} meV",
+        f"Parameter atlas, m_z (red +1, blue -1). Rows 1-{len(ds)}: θ x D at J = {grid.J.iloc[0]:g} meV; "
+        f"last two rows: J sweep at θ = {sweep.theta.iloc[0]:g}°, D = {sweep.D.iloc[0]:g} meV",
         fontsize=8,
     )
-    fig.colorbar(image, ax=axes, shrink=0.4, label="m_z")
+    fig.colorbar(image, ax=axes, shrink=0.3, label="m_z")
     return fig

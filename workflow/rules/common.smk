@@ -9,13 +9,20 @@ from regscale import shards
 study_config.validate(config)
 
 REPO = Path(workflow.basedir)
-SIMULATOR_SOURCES = [
-    REPO / "src" / "regscale" / name
-    for name in ("lattice.py", "interlayer.py", "spins.py", "simulate.py")
-]
-# Snakemake tracks a rule's script but not the modules it imports: hash them, so a
-# change to the simulator marks every shard stale (rerun trigger "params").
-SIMULATOR_CODE = study_config.files_digest(SIMULATOR_SOURCES)
+
+
+def library_digest(*modules):
+    """A digest of library modules (paths under src/regscale/). Snakemake tracks a
+    rule's script but not the modules it imports: passed as a param, the digest makes
+    a change to them mark the rule's outputs stale (rerun trigger "params")."""
+    return study_config.files_digest(
+        [REPO / "src" / "regscale" / name for name in modules]
+    )
+
+
+SIMULATOR_CODE = library_digest(
+    "lattice.py", "interlayer.py", "spins.py", "simulate.py"
+)
 
 
 def canonical(value):
@@ -55,4 +62,14 @@ def interlayer_table():
 
 
 def rule_resources(rule_name, key):
-    return config["resources"][rule_name][key]
+    """config["resources"][rule_name][key]; runtime and mem_mb as a function of the
+    attempt, so that a job that ran out of time or memory gets twice as much on its
+    first retry (retries are set by the cluster profile)."""
+    value = config["resources"][rule_name][key]
+    if key not in ("runtime", "mem_mb"):
+        return value
+
+    def per_attempt(wildcards, attempt):
+        return value * attempt
+
+    return per_attempt

@@ -61,6 +61,7 @@ rule atlas_images:
         spec=SHARD_SPEC,
         code=SIMULATOR_CODE,
         atlas=canonical(config["data"]["atlas"]),
+        atlas_code=library_digest("atlas.py"),
         device=config["device"],
     script:
         "../../scripts/atlas_images.py"
@@ -83,5 +84,6 @@ rule atlas_figure:
         "../../envs/regscale.yaml"
     params:
         plots=canonical(config["plots"]),
+        code=library_digest("atlas.py"),
     script:
         "../../scripts/atlas_figure.py"
