@@ -183,7 +183,7 @@ def test_time_reversal_symmetry(relaxed_batch):
 
 
 def test_dmi_sign_is_an_in_plane_spin_rotation(relaxed_batch):
-    # E(S; D) = E(C2z S; -D): the m_z image cannot tell the sign of D.
+    # E(S; D) = E(C2z S; -D): relaxing the C2z-rotated start with -D gives the rotated texture.
     s0, c, result = relaxed_batch
     c2z = torch.tensor([-1.0, -1.0, 1.0], dtype=F64).view(1, 1, 3, 1, 1)
     mirrored = spins.Couplings(J=c.J, D=-c.D, K=c.K, jperp=c.jperp)

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from regscale.interlayer import SPIN_LENGTH, fit_interlayer, read_table, table_shifts
+from regscale.interlayer import SPIN_LENGTH, fit_interlayer, lattice_vectors, read_table, table_shifts
 from regscale.lattice import LATTICE_CONSTANT_ANGSTROM as A
 from regscale.lattice import moire_period
 
@@ -24,11 +24,12 @@ TABLES = REPO / "resources" / "cri3_interlayer"
 THETA = 4.0
 
 
-def moire_cell(fit, theta):
-    """Corners of the moire cell at the origin: the stacking cell mapped to real space."""
-    m = np.eye(2) - np.array([[np.cos(-np.radians(theta)), -np.sin(-np.radians(theta))],
-                              [np.sin(-np.radians(theta)), np.cos(-np.radians(theta))]])
-    a1, a2 = np.linalg.solve(m, np.array([[A, 0.0], [A / 2, np.sqrt(3) * A / 2]]).T).T
+def moire_cell(theta):
+    """Corners of the moire cell at the origin: the positions r whose local shift
+    delta(r) = (1 - R(-theta)) r is a lattice vector of the stacking cell."""
+    c, s = np.cos(np.radians(theta)), np.sin(np.radians(theta))
+    shift_of_position = np.eye(2) - np.array([[c, s], [-s, c]])  # 1 - R(-theta)
+    a1, a2 = np.linalg.solve(shift_of_position, lattice_vectors(A).T).T
     return np.array([[0, 0], a1, a1 + a2, a2, [0, 0]])
 
 
@@ -38,13 +39,14 @@ def main():
     period = float(moire_period(THETA))
     fig, (ax_map, ax_fit) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1, 1.25]})
 
-    half = 1.2 * period
-    x, y = np.meshgrid(np.linspace(-half, half, 401), np.linspace(-half, half, 401))
+    cell = moire_cell(THETA)
+    centre = cell[:4].mean(axis=0)
+    half = 0.9 * period
+    x, y = np.meshgrid(centre[0] + np.linspace(-half, half, 401), centre[1] + np.linspace(-half, half, 401))
     jperp = fit.on_sites(THETA, x, y)
     lim = np.abs(jperp).max()
     mesh = ax_map.pcolormesh(x, y, jperp, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
     ax_map.contour(x, y, jperp, levels=[0.0], colors="k", linewidths=0.8)
-    cell = moire_cell(fit, THETA)
     ax_map.plot(cell[:, 0], cell[:, 1], "k--", lw=1)
     ax_map.set_aspect("equal")
     ax_map.set_xlabel("x (Å)")
@@ -59,19 +61,36 @@ def main():
         for col, colour, path in ((0, "C0", "diagonal s(a1+a2)"), (1, "C3", "edge s a1")):
             data = -table[:, col] / (4 * SPIN_LENGTH**2)
             marker = "o" if name == "rigid" else "s"
-            ax_fit.plot(s, data, marker, color=colour, mfc="none" if name == "relaxed" else colour,
-                        label=f"{name}, {path}", **style)
+            ax_fit.plot(
+                s,
+                data,
+                marker,
+                color=colour,
+                mfc="none" if name == "relaxed" else colour,
+                label=f"{name}, {path}",
+                **style,
+            )
             shifts = table_shifts(len(s_fine), A)[col]
-            ax_fit.plot(s_fine, f.at_shift(shifts), "-" if name == "rigid" else ":", color=colour,
-                        alpha=style.get("alpha", 1.0), lw=1.2)
+            ax_fit.plot(
+                s_fine,
+                f.at_shift(shifts),
+                "-" if name == "rigid" else ":",
+                color=colour,
+                alpha=style.get("alpha", 1.0),
+                lw=1.2,
+            )
     ax_fit.axhline(0.0, color="k", lw=0.5)
     ax_fit.set_xlabel("shift fraction s")
     ax_fit.set_ylabel("$J_\\perp = -\\Delta E/(4S^2)$ (meV)")
-    ax_fit.set_title(f"(b) table (markers) and 3-shell fit (lines); rms {fit.rms_residual_meV:.3f} meV (rigid), "
-                     f"{relaxed.rms_residual_meV:.3f} meV (relaxed)", fontsize=8.5)
-    ax_fit.legend(fontsize=7, loc="lower center", ncol=2)
+    ax_fit.set_title(
+        f"(b) table (markers), 3-shell fits (lines); rms residual\n"
+        f"{fit.rms_residual_meV:.3f} meV rigid (solid), {relaxed.rms_residual_meV:.3f} meV relaxed (dotted)",
+        fontsize=9,
+    )
+    ax_fit.set_ylim(-1.9, 1.6)
+    ax_fit.legend(fontsize=7, loc="lower right", ncol=2)
     fig.tight_layout()
-    out = Path(__file__).with_suffix(".png").with_name("interlayer_fit.png")
+    out = Path(__file__).with_name("interlayer_fit.png")
     fig.savefig(out, dpi=130)
     print(f"wrote {out}")
 

@@ -6,6 +6,8 @@ and what a sample looks like at the corners of the parameter box.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -36,7 +38,8 @@ def plot_atlas(images: np.ndarray, params: pd.DataFrame, dpi: int = 150):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_frame_on(False)
-    style = dict(cmap="RdBu_r", vmin=-1, vmax=1, origin="lower", interpolation="nearest")
+    # Rows are 1.5 d apart, columns a / 2: sqrt(3) taller than wide, drawn to scale.
+    style = dict(cmap="RdBu_r", vmin=-1, vmax=1, origin="lower", interpolation="nearest", aspect=math.sqrt(3.0))
     for k, row in grid.iterrows():
         r, c = ds.index(row.D), thetas.index(row.theta)
         image = axes[r, c].imshow(images[k, 1], **style)

@@ -4,8 +4,10 @@ The first-principles input (Sivadas et al., Nano Lett. 18, 7658 (2018), digitise
 jo2267/Double-bilayer-CrI3-simulation, BSD-3; see resources/cri3_interlayer/) gives
 Delta E = E_FM - E_AFM (meV per magnetic cell) versus the in-plane stacking shift of
 one layer against the other, along the cell diagonal s (a1 + a2) and the cell edge
-s a1, s = 0 ... 1. With H = -J_perp S_top . S_bottom and S = 3/2 absorbed,
-J_perp = -Delta E / (4 S^2) = -Delta E / 9 meV (positive: ferromagnetic).
+s a1, s = 0 ... 1. With H = -J_perp S_top . S_bottom for spins of length S = 3/2,
+J_perp = -Delta E / (4 S^2) = -Delta E / 9 meV (positive: ferromagnetic). The spin
+model applies these spin-3/2 constants to unit vectors, so its energies are those of
+the S = 3/2 model divided by S^2; the relaxed textures are the same (docs/physics.md).
 
 J_perp(shift) is made smooth and periodic by a least-squares fit of reciprocal-lattice
 harmonics: a constant plus, for every C3 orbit {G, R G, R^2 G} of the first

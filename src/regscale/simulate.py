@@ -74,7 +74,10 @@ class Physics:
         if self.ranges["J"][0] <= 0:
             raise ValueError("physics.ranges.J must be positive (ferromagnetic intralayer exchange)")
         if self.ranges["D"][0] < 0:
-            raise ValueError("physics.ranges.D must be >= 0: the m_z images cannot tell the sign of D")
+            raise ValueError(
+                "physics.ranges.D must be >= 0: D and -D are related by the C2z symmetry "
+                "E(S; D) = E(C2z S; -D), so one sign covers the physics"
+            )
         width, height = sample_extent(self.rows, self.cols, self.lattice_constant)
         period = float(self.lattice_constant / (2 * math.sin(math.radians(theta_low) / 2)))
         if period > max(width, height):
