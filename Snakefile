@@ -16,9 +16,13 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:
     input:
         "resources/shards/manifest.csv",
         "results/figures/atlas.png",
+        TRAINING_OUTPUTS,
+        ANALYSIS_OUTPUTS,

@@ -108,5 +108,8 @@ def runs_table(records: list[tuple[str, dict]]) -> pd.DataFrame:
     duplicated = table.duplicated(key, keep=False)
     if duplicated.any():
         first = table[duplicated].iloc[0]
-        raise ValueError(f"the same realization appears twice: {dict(first[key])} (runs {sorted(set(table[duplicated].run))[:4]})")
-    return table.sort_values(key, kind="stable").reset_index(drop=True)
+        raise ValueError(
+            f"the same realization appears twice: {dict(first[key])} (runs {sorted(set(table[duplicated].run))[:4]})"
+        )
+    # Models in order of size (N_M), not of their labels' text.
+    return table.sort_values(["arch", "n_m", *key[1:]], kind="stable").reset_index(drop=True)

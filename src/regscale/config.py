@@ -105,6 +105,12 @@ def _check_training(config: dict) -> None:
     for name in names:
         if name not in schedules:
             raise ConfigError(f"schedule {name!r} is not defined under `schedules` (known: {sorted(schedules)})")
+    from .jobspec import check_training  # sizes that fit the image, schedule keys, optimizer settings
+
+    try:
+        check_training(config)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def digest(value) -> str:

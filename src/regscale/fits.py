@@ -128,7 +128,9 @@ def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed
     """The data-scaling fit of one series, or None (logged) with too few cells."""
     x, logs = _cells(series[in_range(series["n_d"], fit_nd)], "n_d")
     if len(x) < MIN_POINTS:
-        log.info("no data-scaling fit for %s: %d N_D values in the fit range %s", dict(zip(SERIES, key)), len(x), fit_nd)
+        log.info(
+            "no data-scaling fit for %s: %d N_D values in the fit range %s", dict(zip(SERIES, key)), len(x), fit_nd
+        )
         return None
     return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)))
 
@@ -179,6 +181,8 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
     tail = (1 - confidence) / 2
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
+        if len(spec["sizes"]) <= MIN_POINTS:  # too few sizes for a trend without the largest
+            continue
         chosen = select(usable, spec)
         for key, group in chosen.groupby(["schedule", "model_target", "target"], sort=True):
             points = []  # (n_m, alpha, bootstrap alphas) per size
@@ -189,8 +193,7 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
                     points.append((int(series["n_m"].iloc[0]), fit[0]["alpha"], fit[1]))
             points.sort(key=lambda point: point[0])
             if len(points) < MIN_POINTS + 1:
-                if len(spec["sizes"]) > MIN_POINTS:
-                    log.info("no alpha_D trend for %s %s: %d sizes with an exponent", name, key, len(points))
+                log.info("no alpha_D trend for %s %s: %d sizes with an exponent", name, key, len(points))
                 continue
             kept = points[:-1]  # the largest N_M is left out, as in the paper
             x = np.log10(np.array([n_m for n_m, _, _ in kept]) / N_M_REFERENCE)

@@ -89,11 +89,11 @@ def cell_statistics(runs: pd.DataFrame) -> pd.DataFrame:
         row["geomean_units"] = np.exp(np.log(units).mean()) if len(units) else np.nan
         rows.append(row)
     columns = [*CELL, *[c for c in SIZE_COLUMNS if c in runs], "n_m", *STAT_COLUMNS]
-    table = pd.DataFrame(rows)[columns]
+    table = pd.DataFrame(rows)[columns].sort_values(["arch", "n_m", *CELL[1:]], kind="stable")
     for column in SIZE_COLUMNS:
         if column in table:
             table[column] = pd.array(table[column], dtype="Int64")
-    return table
+    return table.reset_index(drop=True)
 
 
 def geomean_subsets(runs: pd.DataFrame, n_subsets: int = 50, seed: int = 0) -> pd.DataFrame:
@@ -123,7 +123,8 @@ def geomean_subsets(runs: pd.DataFrame, n_subsets: int = 50, seed: int = 0) -> p
                     "geomean_sd": means.std(ddof=1) if n_subsets > 1 else np.nan,
                 }
             )
-    return pd.DataFrame(rows, columns=[*CELL, "n_m", *SUBSET_COLUMNS])
+    table = pd.DataFrame(rows, columns=[*CELL, "n_m", *SUBSET_COLUMNS])
+    return table.sort_values(["arch", "n_m", *CELL[1:], "n"], kind="stable").reset_index(drop=True)
 
 
 def experiment(experiments: dict, train: dict, name: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..study import parse_size
 
@@ -54,10 +55,15 @@ def size_text(arch: str, label: str, vary: str | None = None) -> str:
             return f"$n_l$={size['depth']}"
         if vary == "width":
             return f"$n_n$={size['width']}"
-        return f"FCN $n_n$={size['width']}, $n_l$={size['depth']}"
+        return f"FCN $n_n$={size['width']}"
     if arch == "resnet18":
         return "ResNet-18" if vary is None else f"ResNet-18 (width {size['width']})"
     return "ViT" if vary is None else f"ViT ({label.replace('~', '=').replace('/', ', ')})"
+
+
+def legend_below(ax, ncol: int = 1, **kwargs) -> None:
+    """A legend under the panel (below its x label), where it never hides data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=ncol, **kwargs)
 
 
 def no_data(ax, text: str) -> None:
@@ -91,7 +97,7 @@ def fit_row(exponents: pd.DataFrame, **where) -> pd.Series | None:
     """The one exponent row matching every column=value given, or None."""
     mask = np.ones(len(exponents), dtype=bool)
     for column, value in where.items():
-        mask &= (exponents[column] == value).to_numpy()
+        mask &= (exponents[column] == value).to_numpy(dtype=bool, na_value=False)
     rows = exponents[mask]
     if len(rows) > 1:
         raise ValueError(f"several exponents match {where}")
@@ -106,6 +112,22 @@ def loglog(ax, xlabel: str, ylabel: str | None = None) -> None:
         ax.set_ylabel(ylabel)
 
 
+def _sparse_minor(value, _) -> str:
+    exponent = int(np.floor(np.log10(value)))
+    mantissa = int(round(value / 10**exponent))
+    return f"${mantissa}\\times10^{{{exponent}}}$" if mantissa in (2, 5) else ""
+
+
+def tidy_log_ticks(ax) -> None:
+    """Minor-tick labels of a log axis: none when it shows two labelled powers of ten,
+    else only at 2 and 5 (matplotlib labels every one on short ranges)."""
+    for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log":
+            continue
+        decades = np.floor(np.log10(high)) - np.ceil(np.log10(low)) + 1  # powers of ten shown
+        axis.set_minor_formatter(NullFormatter() if decades >= 2 else FuncFormatter(_sparse_minor))
+
+
 def targets_in(frame: pd.DataFrame) -> list[str]:
     present = set(frame["target"])
     return [target for target in TARGETS if target in present]
@@ -117,5 +139,9 @@ def by_size(cells: pd.DataFrame) -> list[str]:
 
 
 def panel_letters(axes) -> None:
+    """(a), (b), ... before the panels' titles, left-aligned; also tidies their log ticks."""
     for letter, ax in zip("abcdefghijklmnop", axes):
-        ax.set_title(f"({letter})", loc="left", fontsize="small", fontweight="bold")
+        title = ax.get_title()
+        ax.set_title("")
+        ax.set_title(f"({letter}) {title}".strip(), loc="left", fontsize="small")
+        tidy_log_ticks(ax)

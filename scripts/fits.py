@@ -1,0 +1,23 @@
+"""Rule fit_exponents: power-law exponents (exponents.csv), the alpha_D trend over
+model size (trend.csv), and both as an HTML page for the report."""
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from regscale import fits
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+runs = pd.read_csv(snakemake.input.runs)
+settings = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "analysis")}
+exponents, trend = fits.fit_all(
+    runs, settings["experiments"], settings["train"], settings["analysis"], snakemake.params.seed
+)
+exponents.to_csv(snakemake.output.exponents, index=False)
+trend.to_csv(snakemake.output.trend, index=False)
+Path(snakemake.output.html).write_text(fits.tables_html(exponents, trend))
+print(f"{len(exponents)} exponents, {len(trend)} trend lines", file=sys.stderr)

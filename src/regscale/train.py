@@ -1,0 +1,558 @@
+"""Training: from shards to trained regressors and their metrics, one job at a time.
+
+A job (regscale.study.Job, settings in regscale.jobspec.JobSpec) trains the
+realizations (seeds) of one cell: architecture and size, schedule, target, N_D. FCN seeds
+train together as one regscale.ensemble.FCNEnsemble; ResNet-18 and ViT seeds one after
+another. Every member keeps its own initialisation, validation split, data order,
+learning rate, early stopping and divergence flag.
+
+Data. The first N_D samples of the pool and the test set are held on the device as
+tensors (float32 on a CPU, bfloat16 on CUDA, where the forward pass runs under bf16
+autocast); batches are gathered by index, with no per-sample Python. Targets are
+standardized with their uniform prior in physics.ranges, mean (lo + hi) / 2 and std
+(hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. A member's
+validation split, round(validation_fraction * N_D) samples and at least 1, is drawn from
+the N_D samples by its own generator; the rest train. An epoch visits the
+training samples in a fresh random order, in ceil(n_train / batch_size) batches of
+near-equal size (never a batch of 1, which batch norm cannot train on).
+
+Loss: mean squared error over the batch and the targets, on standardized targets.
+Optimizer: Adam or AdamW (regscale.ensemble.MemberAdam), schedules in
+regscale.schedules. After each epoch the validation loss picks the best weights; the test
+MSE is measured on those.
+
+Seeds. A member's random streams (initialisation, split, order) derive from the study
+seed and the run identity (arch, size, schedule, target, N_D, seed index) through
+numpy's SeedSequence: not from the job's block of seeds, so seed 3 trains the same alone
+or in a block of 5. Nothing draws from a global RNG during training (the model is built
+under torch.random.fork_rng). On a CPU a run is deterministic for a given number of
+threads: the kernels it uses (matrix products, convolutions, gathers, the fused Adam)
+have no atomics. torch.use_deterministic_algorithms is not set: it imports the
+compiler stack (2 s per job) and fills every new tensor, for nothing on a CPU.
+tests/test_train.py checks the reproducibility. On CUDA, bf16 autocast and cuDNN's
+autotuner make runs reproducible only statistically.
+
+Divergence. A member whose training or validation loss is not finite at the end of an
+epoch is marked diverged and frozen (its best weights restored); its test MSE is NaN,
+its metrics are written, and the job succeeds.
+
+Artifacts, per realization, in ``<job folder>/seed~<k>/``:
+
+- ``metrics.json``: arch, size (dict), size_label, schedule, schedule_settings, target,
+  targets (list), n_d, n_train, n_val, n_test, seed, n_m (trainable parameters),
+  test_mse {target: standardized MSE}, test_mse_units {target: MSE in the parameter's
+  units, = test_mse * std^2}, val_mse (best validation MSE, standardized, mean over
+  targets), val_mse_targets {target: the same per target}, best_epoch, epochs (trained),
+  max_epochs (the schedule's limit), steps (optimizer steps), stopped (early_stop,
+  max_epochs, schedule_end or diverged), diverged (bool), final_lr, optimizer, lr,
+  weight_decay, batch_size, ensemble_size (members trained together), wall_s (seconds of
+  the group this run was trained in: all ensemble_size members together, resumed
+  sessions added up), device, threads, torch, config_digest (the JobSpec settings),
+  data_digest (the shards' checksums), code_digest (the training library). Non-finite
+  numbers are written as NaN.
+- ``history.csv``: one row per epoch the member trained: epoch, train_loss (mean batch
+  loss), val_loss, lr (the rate of the epoch's last step).
+- ``model.pt``: the best-validation weights and what is needed to rebuild the model;
+  see :func:`load_model`.
+
+Resume. Every ``checkpoint_every`` epochs a group writes a checkpoint (weights, best
+weights, optimizer moments, schedule state, generator states, history) under the job's
+resume folder (regscale.jobspec.resume_folder), outside its output directory, which
+Snakemake deletes before a re-run. Finished seeds are staged there too. A re-run
+continues from the checkpoint whose digest (settings, seeds, shards, code) matches, and
+reaches the metrics of an uninterrupted run; the folder is removed on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from . import shards
+from .config import digest
+from .ensemble import FCNEnsemble, MemberAdam, SingleModel
+from .jobspec import JobSpec, code_digest
+from .models import build_model, count_parameters
+from .schedules import Schedule
+
+EVAL_ROWS = 2048  # samples (times members) per evaluation chunk
+LOG_EVERY = 5  # epochs between progress lines
+
+
+@dataclass
+class Data:
+    """The samples of one job on the device."""
+
+    x: Tensor  # (n_d, C, H, W) training pool prefix
+    y: Tensor  # (n_d, n_targets) standardized, float32
+    x_test: Tensor
+    y_test: Tensor
+    targets: tuple[str, ...]
+    mean: np.ndarray  # (n_targets,) of the prior
+    std: np.ndarray
+    digest: str = ""  # of the shards' checksums
+
+
+def standardization(ranges: dict, targets) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the uniform prior of each target."""
+    low = np.array([ranges[t][0] for t in targets], dtype=float)
+    high = np.array([ranges[t][1] for t in targets], dtype=float)
+    return (low + high) / 2, (high - low) / math.sqrt(12)
+
+
+def data_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def prepare(images, table, test_images, test_table, spec: JobSpec, device: torch.device, data_digest: str = "") -> Data:
+    """Tensors on the device from shard arrays (images float16, tables with target columns)."""
+    targets = spec.targets
+    mean, std = standardization(spec.ranges, targets)
+
+    def tensors(x, frame):
+        y = (frame[list(targets)].to_numpy(dtype=float) - mean) / std
+        x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=data_dtype(device))
+        return x, torch.tensor(y, dtype=torch.float32, device=device)
+
+    x, y = tensors(images, table)
+    x_test, y_test = tensors(test_images, test_table)
+    return Data(x, y, x_test, y_test, targets, mean, std, data_digest)
+
+
+def load_data(pool_files: list[dict], test_files: list[dict], spec: JobSpec, device: torch.device) -> Data:
+    """Read (and verify) the shards of a job: the first N_D pool samples and the test set."""
+    images, table = shards.load(pool_files, spec.n_d)
+    test_images, test_table = shards.load(test_files, spec.test_size)
+    checksums = [shards.read_meta(files)[f"sha256_{kind}"] for files in pool_files + test_files for kind in ("images", "table")]
+    return prepare(images, table, test_images, test_table, spec, device, digest(checksums))
+
+
+def member_seeds(spec: JobSpec, seed: int) -> dict[str, int]:
+    """Independent seeds for the random streams of one realization."""
+    identity = f"{spec.arch}|{spec.size_label}|{spec.schedule}|{spec.target}|{spec.n_d}"
+    key = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "little")
+    streams = np.random.SeedSequence([spec.seed, key, seed]).spawn(3)
+    return {name: int(s.generate_state(1, np.uint64)[0]) for name, s in zip(("init", "split", "order"), streams)}
+
+
+def split_sizes(n_d: int, fraction: float) -> tuple[int, int]:
+    """(n_train, n_val)."""
+    if n_d < 2:
+        raise ValueError(f"N_D = {n_d}: need at least 2 samples (one to train, one to validate)")
+    n_val = min(max(1, round(fraction * n_d)), n_d - 1)
+    return n_d - n_val, n_val
+
+
+def batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Edges of ceil(n / batch_size) batches of near-equal size."""
+    count = math.ceil(n / batch_size)
+    return [round(i * n / count) for i in range(count + 1)]
+
+
+def configure_device(device: torch.device) -> None:
+    """Process-wide settings for training on ``device`` (call once per process)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+@dataclass
+class Progress:
+    """Per-member training state (arrays over the K members), saved in checkpoints."""
+
+    lr: list
+    active: list
+    diverged: list
+    stopped: list  # reason, or "" while training
+    best_val: list
+    best_val_targets: list
+    best_epoch: list
+    since_best: list
+    bad_epochs: list
+    epochs: list
+    steps: list
+    final_lr: list
+    history: list  # per member: [epoch, train_loss, val_loss, lr] rows
+    epoch: int = 0
+    step: int = 0
+    wall_s: float = 0.0
+
+    @classmethod
+    def start(cls, members: int, n_targets: int, lr: float) -> "Progress":
+        return cls(
+            lr=[lr] * members,
+            active=[True] * members,
+            diverged=[False] * members,
+            stopped=[""] * members,
+            best_val=[math.inf] * members,
+            best_val_targets=[[math.nan] * n_targets for _ in range(members)],
+            best_epoch=[0] * members,
+            since_best=[0] * members,
+            bad_epochs=[0] * members,
+            epochs=[0] * members,
+            steps=[0] * members,
+            final_lr=[lr] * members,
+            history=[[] for _ in range(members)],
+        )
+
+
+@torch.no_grad()
+def _blend(target: dict[str, Tensor], source: dict[str, Tensor], members: Tensor, group) -> None:
+    """target <- source for the chosen members (bool (K,)), in place."""
+    for name, tensor in target.items():
+        tensor.copy_(torch.where(group.member_view(members, tensor), source[name], tensor))
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def member_mse(group, x: Tensor, y: Tensor, index: Tensor | None = None) -> np.ndarray:
+    """Mean squared error per member and target, (K, n_targets): on x[index[k]] for member
+    k, or on all of x for every member when ``index`` is None."""
+    members = group.size
+    n = len(x) if index is None else index.shape[1]
+    rows = max(1, EVAL_ROWS // (1 if index is None else members))
+    total = torch.zeros(members, y.shape[1], dtype=torch.float64, device=y.device)
+    group.train(False)
+    with _autocast(x.device):
+        for lo in range(0, n, rows):
+            hi = min(lo + rows, n)
+            if index is None:
+                out, truth = group.shared(x[lo:hi]), y[lo:hi].unsqueeze(0)
+            else:
+                flat = index[:, lo:hi].reshape(-1)
+                out = group(x.index_select(0, flat).view(members, hi - lo, *x.shape[1:]))
+                truth = y.index_select(0, flat).view(members, hi - lo, -1)
+            total += (out.float() - truth).square().sum(dim=1, dtype=torch.float64)
+    group.train(True)
+    return (total / n).cpu().numpy()
+
+
+def _save(path: Path, payload: dict) -> None:
+    """torch.save through a temporary file: a kill leaves the old checkpoint or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train_group(
+    spec: JobSpec,
+    seeds: list[int],
+    data: Data,
+    device: torch.device,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 10,
+    log=print,
+    group=None,
+) -> list[dict]:
+    """Train the realizations ``seeds`` of a job together; one result per seed with keys
+    metrics, history (DataFrame) and state_dict (best weights). ``group`` replaces the
+    freshly built members (for tests)."""
+    started = time.perf_counter()
+    seeds = list(seeds)
+    schedule = Schedule.from_config(spec.schedule_settings)
+    settings = spec.optimizer
+    members, n_targets = len(seeds), len(data.targets)
+    streams = [member_seeds(spec, seed) for seed in seeds]
+    nets = []
+    for stream in streams:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream["init"])
+            nets.append(build_model(spec.arch, spec.size, spec.image_shape, n_targets))
+    n_m = count_parameters(nets[0])
+    if group is None:
+        if spec.arch == "fcn":
+            group = FCNEnsemble(nets, device)
+        elif members == 1:
+            group = SingleModel(nets[0], device)
+        else:
+            raise ValueError(f"{spec.arch} realizations train one at a time, got seeds {seeds}")
+    n_train, n_val = split_sizes(spec.n_d, spec.validation_fraction)
+    if len(data.x) < spec.n_d:
+        raise ValueError(f"N_D = {spec.n_d} but the data hold {len(data.x)} samples")
+    train_index, val_index = [], []
+    for stream in streams:
+        perm = torch.randperm(spec.n_d, generator=torch.Generator().manual_seed(stream["split"]))
+        val_index.append(perm[:n_val])
+        train_index.append(perm[n_val:])
+    val_index = torch.stack(val_index).to(device)
+    orders = [torch.Generator().manual_seed(stream["order"]) for stream in streams]
+
+    bounds = batch_bounds(n_train, settings["batch_size"])
+    n_batches = len(bounds) - 1
+    n_epochs = schedule.epochs(spec.n_d, n_batches, settings["max_epochs"])
+    total_steps = n_epochs * n_batches
+    optimizer = MemberAdam(group, settings["optimizer"], settings["weight_decay"])
+    base_lr = settings["lr"]
+    best = {name: t.detach().clone() for name, t in group.state().items()}
+    progress = Progress.start(members, n_targets, base_lr)
+    label = f"seeds {seeds[0]}-{seeds[-1]}" if members > 1 else f"seed {seeds[0]}"
+    run_digest = digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest()})
+
+    if checkpoint is not None and checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        if saved["digest"] != run_digest:
+            log(f"{label}: ignoring checkpoint {checkpoint}: written for other settings, data or code")
+        else:
+            with torch.no_grad():
+                for name, tensor in group.state().items():
+                    tensor.copy_(saved["weights"][name])
+                    best[name].copy_(saved["best"][name])
+            optimizer.load_state_dict(saved["optimizer"])
+            for generator, state in zip(orders, saved["generators"]):
+                generator.set_state(state)
+            progress = Progress(**saved["progress"])
+            log(f"{label}: resumed from the checkpoint of epoch {progress.epoch}")
+
+    log(
+        f"{label}: {spec.arch} {spec.size_label} (N_M = {n_m}) on {spec.target}, N_D = {spec.n_d} "
+        f"({n_train} train / {n_val} validation), {n_batches} batches x up to {n_epochs} epochs, "
+        f"schedule {spec.schedule}, {members} member(s) on {device}"
+    )
+    shape = data.x.shape[1:]
+    # Gathered batches land in one buffer: a fresh multi-megabyte tensor per step costs
+    # page faults that rival the arithmetic of a small ensemble.
+    x_buffer = torch.empty(members * max(np.diff(bounds)), *shape, dtype=data.x.dtype, device=device)
+    while progress.epoch < n_epochs and any(progress.active):
+        epoch = progress.epoch + 1
+        active = np.array(progress.active)
+        if not schedule.per_step:
+            optimizer.set_lr(np.array(progress.lr) * active)
+        order = torch.stack([index[torch.randperm(n_train, generator=g)] for index, g in zip(train_index, orders)]).to(device)
+        loss_sum = torch.zeros(members, device=device)
+        group.train(True)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if schedule.per_step:
+                optimizer.set_lr(schedule.rate(base_lr, progress.step, total_steps) * active)
+            flat = order[:, lo:hi].reshape(-1)
+            x = torch.index_select(data.x, 0, flat, out=x_buffer[: len(flat)]).view(members, hi - lo, *shape)
+            y = data.y.index_select(0, flat).view(members, hi - lo, n_targets)
+            with _autocast(device):
+                out = group(x)
+            loss = (out.float() - y).square().mean(dim=(1, 2))
+            loss.sum().backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            progress.step += 1
+        if schedule.per_step:
+            lr_used = schedule.rate(base_lr, progress.step - 1, total_steps) * active
+        else:
+            lr_used = np.array(progress.lr) * active
+        train_loss = (loss_sum / n_batches).cpu().numpy().astype(float)
+        val_targets = member_mse(group, data.x, data.y, val_index)
+        val = val_targets.mean(axis=1)
+        _end_epoch(progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, n_epochs, group, best, optimizer)
+        progress.epoch = epoch
+        finished = epoch == n_epochs or not any(progress.active)
+        if epoch == 1 or epoch % LOG_EVERY == 0 or finished:
+            log(
+                f"{label}: epoch {epoch}/{n_epochs} mean over members: train {np.mean(train_loss[active]):.4g} "
+                f"val {np.mean(val[active]):.4g} best {np.mean(np.array(progress.best_val)[active]):.4g} "
+                f"lr {np.mean(lr_used[active]):.2g}; active {sum(progress.active)}/{members} "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+        if checkpoint is not None and not finished and epoch % checkpoint_every == 0:
+            _save(
+                checkpoint,
+                {
+                    "digest": run_digest,
+                    "weights": {name: t.detach() for name, t in group.state().items()},
+                    "best": best,
+                    "optimizer": optimizer.state_dict(),
+                    "generators": [g.get_state() for g in orders],
+                    "progress": asdict(progress) | {"wall_s": progress.wall_s + time.perf_counter() - started},
+                },
+            )
+
+    for k in range(members):
+        if not progress.stopped[k]:
+            progress.stopped[k] = "schedule_end" if schedule.per_step else "max_epochs"
+    _blend(group.state(), best, torch.ones(members, dtype=torch.bool, device=device), group)
+    test = member_mse(group, data.x_test, data.y_test)
+    wall = progress.wall_s + time.perf_counter() - started
+    results = []
+    for k, seed in enumerate(seeds):
+        test_k = np.where(progress.diverged[k], np.nan, test[k])
+        metrics = {
+            "arch": spec.arch,
+            "size": spec.size,
+            "size_label": spec.size_label,
+            "schedule": spec.schedule,
+            "schedule_settings": spec.schedule_settings,
+            "target": spec.target,
+            "targets": list(data.targets),
+            "n_d": spec.n_d,
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_test": len(data.x_test),
+            "seed": seed,
+            "n_m": n_m,
+            "test_mse": {t: float(v) for t, v in zip(data.targets, test_k)},
+            "test_mse_units": {t: float(v * s**2) for t, v, s in zip(data.targets, test_k, data.std)},
+            "val_mse": float(progress.best_val[k]) if not progress.diverged[k] else math.nan,
+            "val_mse_targets": {t: float(v) for t, v in zip(data.targets, progress.best_val_targets[k])},
+            "best_epoch": progress.best_epoch[k],
+            "epochs": progress.epochs[k],
+            "max_epochs": n_epochs,
+            "steps": progress.steps[k],
+            "stopped": progress.stopped[k],
+            "diverged": bool(progress.diverged[k]),
+            "final_lr": float(progress.final_lr[k]),
+            "optimizer": settings["optimizer"],
+            "lr": base_lr,
+            "weight_decay": settings["weight_decay"],
+            "batch_size": settings["batch_size"],
+            "ensemble_size": members,
+            "wall_s": round(wall, 3),
+            "device": device_name(device),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "config_digest": spec.digest(),
+            "data_digest": data.digest,
+            "code_digest": code_digest(),
+        }
+        history = pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"])
+        results.append({"metrics": metrics, "history": history, "state_dict": group.member_state_dict(k)})
+    status = ", ".join(f"seed {seed}: {r['metrics']['stopped']} at epoch {r['metrics']['epochs']}" for seed, r in zip(seeds, results))
+    log(f"{label}: done in {wall:.1f} s ({status})")
+    return results
+
+
+def _end_epoch(progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, n_epochs, group, best, optimizer):
+    """Divergence, best weights, plateau and early stopping after one epoch, per member."""
+    device = next(iter(best.values())).device
+    diverged = active & ~(np.isfinite(train_loss) & np.isfinite(val))
+    if diverged.any():  # back to the last finite weights; the optimizer skips it from now on
+        _blend(group.state(), best, torch.tensor(diverged, device=device), group)
+    improved = active & ~diverged & (val < np.array(progress.best_val))
+    if improved.any():
+        _blend(best, group.state(), torch.tensor(improved, device=device), group)
+    for k in np.flatnonzero(active):
+        progress.history[k].append([epoch, float(train_loss[k]), float(val[k]), float(lr_used[k])])
+        progress.epochs[k] = epoch
+        progress.steps[k] += n_batches
+        progress.final_lr[k] = float(lr_used[k])
+        if diverged[k]:
+            progress.diverged[k], progress.active[k], progress.stopped[k] = True, False, "diverged"
+            continue
+        if improved[k]:
+            progress.best_val[k] = float(val[k])
+            progress.best_val_targets[k] = [float(v) for v in val_targets[k]]
+            progress.best_epoch[k] = epoch
+            progress.since_best[k] = progress.bad_epochs[k] = 0
+        else:
+            progress.since_best[k] += 1
+            progress.bad_epochs[k] += 1
+        if schedule.kind == "plateau" and progress.bad_epochs[k] > schedule.patience:
+            progress.lr[k] = schedule.reduce(progress.lr[k])
+            progress.bad_epochs[k] = 0
+        if schedule.early_stop is not None and not schedule.per_step and progress.since_best[k] >= schedule.early_stop:
+            progress.active[k], progress.stopped[k] = False, "early_stop"
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_run(folder: Path, result: dict, spec: JobSpec, data: Data) -> None:
+    """The three files of one realization, written into a temporary folder and renamed."""
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "metrics.json").write_text(json.dumps(result["metrics"], indent=2, default=_json_default) + "\n")
+    result["history"].to_csv(tmp / "history.csv", index=False, float_format="%.9g")
+    torch.save(
+        {
+            "arch": spec.arch,
+            "size": spec.size,
+            "image_shape": list(spec.image_shape),
+            "targets": list(data.targets),
+            "mean": data.mean.tolist(),
+            "std": data.std.tolist(),
+            "state_dict": result["state_dict"],
+        },
+        tmp / "model.pt",
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def load_model(path: Path | str):
+    """(model in eval mode, info) from a run's model.pt. The model maps images (B, 2, H, W)
+    to standardized targets: multiply by info['std'] and add info['mean'] for units."""
+    info = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(info["arch"], info["size"], tuple(info["image_shape"]), len(info["targets"]))
+    model.load_state_dict(info["state_dict"])
+    return model.eval(), info
+
+
+def _finished(folder: Path, spec: JobSpec, data: Data) -> bool:
+    """A staged realization from an earlier, interrupted attempt of the same job."""
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    same = (metrics.get("config_digest"), metrics.get("data_digest"), metrics.get("code_digest"))
+    return same == (spec.digest(), data.digest, code_digest()) and (folder / "model.pt").exists()
+
+
+def train_job(
+    spec: JobSpec,
+    data: Data,
+    out: Path,
+    staging: Path,
+    device: torch.device,
+    checkpoint_every: int = 10,
+    log=print,
+) -> list[dict]:
+    """Train every seed of a job into ``out``/seed~k, staging finished seeds and the
+    checkpoint in ``staging`` (outside ``out``) until all are done; returns the metrics."""
+    out, staging = Path(out), Path(staging)
+    groups = [list(spec.seeds)] if spec.arch == "fcn" else [[seed] for seed in spec.seeds]
+    for seeds in groups:
+        folders = [staging / f"seed~{seed}" for seed in seeds]
+        if all(_finished(folder, spec, data) for folder in folders):
+            log(f"seeds {seeds}: already trained by an earlier attempt, kept")
+            continue
+        checkpoint = staging / f"state~{seeds[0]}-{seeds[-1]}.pt"
+        results = train_group(spec, seeds, data, device, checkpoint, checkpoint_every, log)
+        for folder, result in zip(folders, results):
+            write_run(folder, result, spec, data)
+        checkpoint.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = []
+    for seed in spec.seeds:
+        target = out / f"seed~{seed}"
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging / f"seed~{seed}", target)
+        metrics.append(json.loads((target / "metrics.json").read_text()))
+    shutil.rmtree(staging)
+    return metrics

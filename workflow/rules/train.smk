@@ -1,0 +1,45 @@
+# Stage 2: one job trains the seeds of one (architecture, size, schedule, target, N_D)
+# cell; see src/regscale/train.py for the run artifacts and src/regscale/jobspec.py for
+# the settings that make a job stale.
+
+from regscale import jobspec
+from regscale import study as study_jobs
+
+# Snakemake tracks a rule's script but not the modules it imports: hash them.
+TRAIN_CODE = jobspec.code_digest()
+# Every job folder of the config, for `rule all`.
+TRAINING_OUTPUTS = [job.folder for job in study_jobs.jobs(config)]
+
+
+rule train:
+    input:
+        unpack(lambda wildcards: jobspec.rule_inputs(config, wildcards)),
+    output:
+        directory(
+            "results/runs/arch~{arch}/{size}/schedule~{schedule}/target~{target}/nd~{nd}/seeds~{first}-{last}"
+        ),
+    log:
+        "results/logs/train/arch~{arch}/{size}/schedule~{schedule}/target~{target}/nd~{nd}/seeds~{first}-{last}.log",
+    benchmark:
+        "results/benchmarks/train/arch~{arch}/{size}/schedule~{schedule}/target~{target}/nd~{nd}/seeds~{first}-{last}.tsv"
+    wildcard_constraints:
+        arch="fcn|resnet18|vit",
+        size=r"[a-z]+~\d+(/[a-z]+~\d+)*",
+        schedule=r"[A-Za-z0-9_.-]+",
+        target="theta|J|D|joint",
+        nd=r"\d+",
+        first=r"\d+",
+        last=r"\d+",
+    conda:
+        "../../envs/regscale.yaml"
+    threads: rule_resources("train", "threads")
+    resources:
+        mem_mb=rule_resources("train", "mem_mb"),
+        runtime=rule_resources("train", "runtime"),
+        gpu=rule_resources("train", "gpu"),
+    params:
+        settings=lambda wildcards: jobspec.rule_settings(config, wildcards),
+        code=TRAIN_CODE,
+        resume=jobspec.rule_resume_folder,
+    script:
+        "../../scripts/train.py"
