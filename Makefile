@@ -20,9 +20,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[test]'
 	touch $(STAMP)
 
-# The default (laptop-scale) study, end to end: shards, training, analysis, report.
+# The default (laptop-scale) study, end to end: shards, training, analysis, and the
+# Snakemake report results/report.html (every figure with its caption, the tables).
 study: venv
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --report-after-run $(SNAKEMAKE_ARGS)
+
+# The report alone, for outputs already made.
+report: venv
+	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)
 
 # The whole test suite, lint and format checks of the workflow included.
 test: venv

@@ -102,7 +102,7 @@ def runs_table(records: list[tuple[str, dict]]) -> pd.DataFrame:
         table[column] = pd.array(table[column], dtype="Int64")
     for column in ("n_d", "seed", "n_m"):
         table[column] = table[column].astype(int)
-    extra = [column for column in table.columns if column not in COLUMNS]
+    extra = sorted(column for column in table.columns if column not in COLUMNS)
     table = table[COLUMNS + extra]
     key = ["arch", "size_label", "schedule", "model_target", "target", "n_d", "seed"]
     duplicated = table.duplicated(key, keep=False)

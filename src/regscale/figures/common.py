@@ -66,10 +66,6 @@ def legend_below(ax, ncol: int = 1, **kwargs) -> None:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=ncol, **kwargs)
 
 
-def no_data(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize="small", color="0.4")
-
-
 def draw_series(ax, points: pd.DataFrame, x: str, fit: pd.Series | None, label: str, color, marker: str, fill=True):
     """Geometric means with their standard-error bars, and the fitted power law as a
     dashed line over the fit range."""
@@ -120,12 +116,18 @@ def _sparse_minor(value, _) -> str:
 
 def tidy_log_ticks(ax) -> None:
     """Minor-tick labels of a log axis: none when it shows two labelled powers of ten,
-    else only at 2 and 5 (matplotlib labels every one on short ranges)."""
+    else only at 2 and 5 when that gives at least two labels; on shorter ranges
+    matplotlib's own (every minor tick) stays."""
     for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if axis.get_scale() != "log":
+        if axis.get_scale() != "log" or not 0 < low < high:
             continue
-        decades = np.floor(np.log10(high)) - np.ceil(np.log10(low)) + 1  # powers of ten shown
-        axis.set_minor_formatter(NullFormatter() if decades >= 2 else FuncFormatter(_sparse_minor))
+        powers = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+        majors = [10**k for k in powers if low <= 10**k <= high]
+        sparse = [m * 10**k for k in powers for m in (1, 2, 5) if low <= m * 10**k <= high]
+        if len(majors) >= 2:
+            axis.set_minor_formatter(NullFormatter())
+        elif len(sparse) >= 2:
+            axis.set_minor_formatter(FuncFormatter(_sparse_minor))
 
 
 def targets_in(frame: pd.DataFrame) -> list[str]:

@@ -25,7 +25,6 @@ from .common import (
     interval_text,
     legend_below,
     loglog,
-    no_data,
     panel_letters,
     size_text,
     style,
