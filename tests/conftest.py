@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -22,6 +23,33 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = 
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
+
+
+def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY) -> dict[str, int]:
+    """Jobs a dry run would execute, by rule name (empty when nothing is to be done)."""
+    result = snakemake(workdir, "-n", *targets, configfile=configfile)
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    counts = {}
+    for line in text.split("Job stats:")[1].split("Reasons:")[0].splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "jobid:"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def write_config(path: Path, base: Path = TINY, **changes) -> Path:
+    """A copy of ``base`` with changes given as dotted keys: {"physics.seed": 3}."""
+    config = yaml.safe_load(base.read_text())
+    for dotted, value in changes.items():
+        *parents, key = dotted.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        node[key] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture(scope="session")

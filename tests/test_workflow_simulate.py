@@ -8,37 +8,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY, snakemake
+from conftest import REPO, TINY, planned_jobs, snakemake, write_config
 from regscale import shards
 
 SHARD_TARGETS = ["resources/shards/manifest.csv", "results/figures/atlas.png"]
 
 
-def write_config(path, **changes):
-    config = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        *parents, key = dotted.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[key] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def planned_jobs(workdir, configfile=TINY, snakefile_dir=None):
-    """Jobs a dry run would execute, by rule name, from Snakemake's summary table."""
-    result = snakemake(workdir, "-n", *SHARD_TARGETS, configfile=configfile)
-    counts = {}
-    if "Nothing to be done" in result.stdout + result.stderr:
-        return counts
-    text = result.stdout + result.stderr
-    table = text.split("Job stats:")[1].split("Reasons:")[0]
-    for line in table.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "jobid:"):
-            counts[parts[0]] = int(parts[1])
-    return counts
+def planned(workdir, configfile=TINY):
+    return planned_jobs(workdir, *SHARD_TARGETS, configfile=configfile)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +58,7 @@ def test_a_shard_is_reproduced_bit_for_bit(simulated, tmp_path):
 
 
 def test_complete_run_has_nothing_left_to_do(simulated):
-    assert planned_jobs(simulated) == {}
+    assert planned(simulated) == {}
 
 
 def test_a_larger_pool_adds_shards_and_keeps_the_old_ones(simulated, tmp_path):
@@ -89,7 +66,7 @@ def test_a_larger_pool_adds_shards_and_keeps_the_old_ones(simulated, tmp_path):
     shutil.copytree(simulated, work, symlinks=True)
     before = {p.name: p.stat().st_mtime_ns for p in (work / "resources/shards/pool").glob("*.npy")}
     bigger = write_config(tmp_path / "bigger.yaml", **{"data.pool_size": 96})
-    assert planned_jobs(work, bigger) == {"simulate_shard": 2, "shard_manifest": 1}
+    assert planned(work, bigger) == {"simulate_shard": 2, "shard_manifest": 1}
     snakemake(work, *SHARD_TARGETS, configfile=bigger)
     after = {p.name: p.stat().st_mtime_ns for p in (work / "resources/shards/pool").glob("*.npy")}
     assert {name: after[name] for name in before} == before
@@ -104,7 +81,7 @@ def test_a_larger_pool_adds_shards_and_keeps_the_old_ones(simulated, tmp_path):
 )
 def test_a_physics_change_makes_every_shard_stale(simulated, tmp_path, change):
     changed = write_config(tmp_path / "changed.yaml", **change)
-    jobs = planned_jobs(simulated, changed)
+    jobs = planned(simulated, changed)
     assert jobs["simulate_shard"] == 6 and jobs["atlas_images"] == 1
 
 
