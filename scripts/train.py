@@ -15,7 +15,7 @@ torch.set_num_threads(snakemake.threads)
 
 
 def shard_list(split):
-    files = zip(*(snakemake.input[f"{split}_{kind}"] for kind in ("images", "table", "meta")))
+    files = zip(*(getattr(snakemake.input, f"{split}_{kind}") for kind in ("images", "table", "meta")))
     return [{"images": Path(i), "table": Path(t), "meta": Path(m)} for i, t, m in files]
 
 
@@ -34,6 +34,7 @@ metrics = train.train_job(
     staging=Path(snakemake.params.resume),
     device=device,
     checkpoint_every=snakemake.config["train"]["checkpoint_every"],
+    checkpoint_seconds=snakemake.config["train"]["checkpoint_seconds"],
     log=log,
 )
 diverged = [m["seed"] for m in metrics if m["diverged"]]

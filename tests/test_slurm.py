@@ -9,8 +9,11 @@ CI installs the packages (.ci/run) and runs it.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +27,8 @@ from slurm.cluster import ACCOUNT, PARTITION, Cluster, unavailable
 
 pytestmark = pytest.mark.slow
 PROFILE = REPO / "profiles" / "slurm"
-SACCT_FIELDS = ("JobIDRaw", "JobName", "State", "ExitCode", "Account", "Partition", "AllocTRES", "Comment")
+SACCT_FIELDS = ("JobIDRaw", "JobName", "State", "ExitCode", "Account", "Partition", "AllocTRES", "Timelimit", "ReqMem", "Comment")
+PACK = 16  # training jobs per submission in the test (the profile packs 4)
 
 
 @pytest.fixture(scope="module")
@@ -48,21 +52,60 @@ def study(cluster, tmp_path_factory):
     configfile.write_text(yaml.safe_dump(config))
     base = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(configfile)]
     planned = dry_run_counts(base, cluster.env)
+    # The site settings a user fills into the profile (its README), given here on the
+    # command line: there they replace the profile's default-resources, so the rest of
+    # that block is passed along unchanged.
+    defaults = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"]
+    defaults |= {"slurm_account": ACCOUNT, "slurm_partition": PARTITION}
     command = base + [
         "--profile", str(PROFILE),
+        "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
         # A test cluster answers at once; the plugin's defaults wait 40 s before the
         # first status query and back off up to 3 minutes.
         "--slurm-init-seconds-before-status-checks", "2",
         "--seconds-between-status-checks", "2",
+        # The profile packs four training jobs per submission; the test node has two
+        # GPUs, so two submissions take all 32 training jobs of the tiny study.
+        "--group-components", f"train={PACK}",
     ]  # fmt: skip
     start = time.monotonic()
-    run = subprocess.run(command, capture_output=True, text=True, env=cluster.env, cwd=work, timeout=900)
+    with open(work / "snakemake.log", "w") as out:
+        run = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cluster.env, cwd=work)
+        try:
+            crashed = crash_first_running(cluster, "simulate_shard", start + 300)
+            returncode = run.wait(timeout=900)
+        finally:
+            if run.poll() is None:
+                run.kill()
     seconds = time.monotonic() - start
-    log = run.stdout + run.stderr
-    if run.returncode != 0:
-        pytest.fail(f"snakemake --profile profiles/slurm failed ({run.returncode}):\n{log[-6000:]}\n{cluster.logs()}")
+    log = (work / "snakemake.log").read_text()
+    if returncode != 0:
+        pytest.fail(f"snakemake --profile profiles/slurm failed ({returncode}):\n{log[-6000:]}\n{cluster.logs()}")
     print(f"tiny study on SLURM: {seconds:.0f} s")
-    return {"work": work, "base": base, "log": log, "planned": planned, "seconds": seconds, "cluster": cluster}
+    return {"work": work, "base": base, "log": log, "planned": planned, "crashed": crashed, "cluster": cluster}
+
+
+def crash_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
+    """Kill the work of the first running job of ``rule`` (its job step, as when the
+    program crashes or a node kills it), so that the job fails; return its comment."""
+    while time.monotonic() < deadline:
+        queue = subprocess.run(
+            ["squeue", "--noheader", "--states=RUNNING", "--format=%i|%k"],
+            env=cluster.env, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        for line in queue.splitlines():
+            jobid, comment = line.strip().split("|", 1)
+            if not comment.startswith(f"rule_{rule}"):
+                continue
+            pids = subprocess.run(["scontrol", "listpids", jobid], env=cluster.env, capture_output=True, text=True).stdout
+            step = [int(row.split()[0]) for row in pids.splitlines()[1:] if row.split()[2:3] == ["0"]]
+            for pid in step:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if step:
+                return comment
+        time.sleep(0.5)
+    raise AssertionError(f"no {rule} job ran within the time allowed")
 
 
 def dry_run_counts(base: list[str], env: dict) -> dict[str, int]:
@@ -96,28 +139,42 @@ def test_every_submitted_job_completed_in_accounting(study):
     submitted = set(re.findall(r"submitted with SLURM jobid (\d+)", log))
     jobs = [job for job in cluster.sacct(*SACCT_FIELDS) if job["JobName"] == run_id]
     assert {job["JobIDRaw"] for job in jobs} == submitted
-    assert all(job["State"] == "COMPLETED" and job["ExitCode"] == "0:0" for job in jobs), jobs
+    failed = [job for job in jobs if job["State"] != "COMPLETED" or job["ExitCode"] != "0:0"]
+    assert [job["Comment"] for job in failed] == [study["crashed"]], failed
     assert all(job["Account"] == ACCOUNT and job["Partition"] == PARTITION for job in jobs), jobs
     # Every simulation job asked for its GPU through the `gpu` resource.
     simulations = [job for job in jobs if job["Comment"].startswith("rule_simulate_shard")]
     assert simulations and all("gres/gpu=1" in job["AllocTRES"] for job in simulations), simulations
 
 
+def test_a_crashed_job_is_retried_with_more_time_and_memory(study):
+    """Runtime and memory come from the config (tiny: 10 min, 1000 MB for simulation)
+    and double on the first retry."""
+    attempts = [job for job in study["cluster"].sacct(*SACCT_FIELDS) if job["Comment"] == study["crashed"]]
+    assert [job["State"] for job in attempts] == ["FAILED", "COMPLETED"], attempts
+    assert [job["Timelimit"] for job in attempts] == ["00:10:00", "00:20:00"]
+    assert [job["ReqMem"] for job in attempts] == ["1000M", "2000M"]
+
+
+def submitted_rules(cluster) -> list[str]:
+    """The rule of each submission, from the comment the executor gives it:
+    rule_<rule>_wildcards_<values>, or rule_<group>_<rule> for a group job."""
+    groups = {f"{group}_{rule}": rule for rule, group in yaml.safe_load((PROFILE / "config.yaml").read_text())["groups"].items()}
+    names = [re.sub(r"_wildcards_.*$", "", job["Comment"]).removeprefix("rule_") for job in cluster.sacct(*SACCT_FIELDS)]
+    return [groups.get(name, name) for name in names]
+
+
 def test_cheap_rules_ran_locally_and_the_rest_on_the_cluster(study):
-    """Each rule with a job in the plan was either submitted or is a local rule."""
-    jobs = [job for job in study["cluster"].sacct(*SACCT_FIELDS)]
-    submitted_rules = {re.sub(r"_wildcards_.*$", "", job["Comment"]).removeprefix("rule_") for job in jobs}
-    local = {"all", "shard_manifest", "atlas_figure"}
-    planned = set(study["planned"])
-    assert local <= planned
-    assert not submitted_rules & local
-    # training jobs are submitted as group jobs named after the group
-    assert planned - local <= submitted_rules | {"train"}
+    local = set(re.findall(r"^localrule (\w+):", study["log"], re.MULTILINE))
+    submitted = set(submitted_rules(study["cluster"]))
+    assert {"all", "shard_manifest", "atlas_figure"} <= local
+    assert {"simulate_shard", "atlas_images"} <= submitted
+    assert not submitted & local
+    assert set(study["planned"]) == submitted | local
 
 
 def test_training_jobs_share_submissions(study):
-    planned = study["planned"].get("train", 0)
-    if planned == 0:
-        pytest.skip("the workflow has no train rule yet")
-    groups = [job for job in study["cluster"].sacct(*SACCT_FIELDS) if job["Comment"].startswith("rule_train")]
-    assert 0 < len(groups) < planned
+    planned = study["planned"]["train"]
+    assert submitted_rules(study["cluster"]).count("train") == -(-planned // PACK)
+    trainings = [job for job in study["cluster"].sacct(*SACCT_FIELDS) if job["Comment"] == "rule_train_train"]
+    assert trainings and all("gres/gpu=1" in job["AllocTRES"] for job in trainings), trainings

@@ -76,7 +76,12 @@ def bench_simulate(args) -> dict:
 def bench_train(args) -> dict:
     from .bench_train import bench_train as run
 
-    return run(device=args.device, image_shape=tuple(args.image_shape) if args.image_shape else None)
+    return run(
+        device=args.device,
+        image_shape=tuple(args.image_shape) if args.image_shape else None,
+        config=args.config,
+        threads=args.threads,
+    )
 
 
 def main(argv=None) -> None:
@@ -92,6 +97,8 @@ def main(argv=None) -> None:
     train = sub.add_parser("train", help="training throughput and seed-batched ensemble speed-up")
     train.add_argument("--device", default="auto")
     train.add_argument("--image-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
+    train.add_argument("--config", type=Path, default=REPO / "config.yaml", help="image size and model sizes from this config")
+    train.add_argument("--threads", type=int, default=1, help="torch threads (the train rule's, 1 in config.yaml)")
     args = parser.parse_args(argv)
     result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
     print(json.dumps(result))

@@ -116,7 +116,9 @@ def check_training(config: dict) -> None:
     for name, experiment in config["experiments"].items():
         arch = experiment["arch"]
         if arch not in config["train"]["archs"]:
-            raise ValueError(f"experiments.{name}: architecture {arch} has no optimizer settings under train.archs.{arch}")
+            raise ValueError(
+                f"experiments.{name}: architecture {arch} has no optimizer settings under train.archs.{arch}"
+            )
         for size in experiment["sizes"]:
             try:
                 check_size(arch, size, image_shape)
@@ -143,7 +145,10 @@ def rule_inputs(config: dict, wildcards) -> dict[str, list[str]]:
     """The shards a job reads: the first ceil(N_D / shard_size) pool shards, so that a larger
     pool leaves small-N_D runs alone, and the whole test set."""
     shard_size = config["data"]["shard_size"]
-    counts = {"pool": shard_count(int(wildcards.nd), shard_size), "test": shard_count(config["data"]["test_size"], shard_size)}
+    counts = {
+        "pool": shard_count(int(wildcards.nd), shard_size),
+        "test": shard_count(config["data"]["test_size"], shard_size),
+    }
     return {
         f"{split}_{kind}": [str(shard_files(split, index)[kind]) for index in range(count)]
         for split, count in counts.items()

@@ -48,7 +48,9 @@ def check_size(arch: str, size: dict, image_shape) -> None:
             raise ValueError(f"{arch} size {size}: {key} must be a positive integer")
     channels, height, width = image_shape
     if arch == "resnet18" and min(height, width) < 8:
-        raise ValueError(f"resnet18 needs images of at least 8 x 8 pixels (it halves them three times), got {height} x {width}")
+        raise ValueError(
+            f"resnet18 needs images of at least 8 x 8 pixels (it halves them three times), got {height} x {width}"
+        )
     if arch == "vit":
         patch = size["patch"]
         if height % patch or width % patch:

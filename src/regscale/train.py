@@ -3,25 +3,27 @@
 A job (regscale.study.Job, settings in regscale.jobspec.JobSpec) trains the
 realizations (seeds) of one cell: architecture and size, schedule, target, N_D. FCN seeds
 train together as one regscale.ensemble.FCNEnsemble; ResNet-18 and ViT seeds one after
-another. Every member keeps its own initialisation, validation split, data order,
-learning rate, early stopping and divergence flag.
+another. Every member keeps its own initialisation, data order, learning rate, early
+stopping and divergence flag.
 
 Data. The first N_D samples of the pool and the test set are held on the device as
 tensors (float32 on a CPU, bfloat16 on CUDA, where the forward pass runs under bf16
 autocast); batches are gathered by index, with no per-sample Python. Targets are
 standardized with their uniform prior in physics.ranges, mean (lo + hi) / 2 and std
-(hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. A member's
+(hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. The
 validation split, round(validation_fraction * N_D) samples and at least 1, is drawn from
-the N_D samples by its own generator; the rest train. An epoch visits the
-training samples in a fresh random order, in ceil(n_train / batch_size) batches of
-near-equal size (never a batch of 1, which batch norm cannot train on).
+the N_D samples by a generator of the study seed and N_D alone: every run at one N_D
+(any architecture, target or seed) validates on the same samples and trains on the rest,
+and an ensemble evaluates it in one pass. An epoch visits the training samples in a fresh
+random order, in ceil(n_train / batch_size) batches of near-equal size (never a batch of
+1, which batch norm cannot train on).
 
 Loss: mean squared error over the batch and the targets, on standardized targets.
 Optimizer: Adam or AdamW (regscale.ensemble.MemberAdam), schedules in
-regscale.schedules. After each epoch the validation loss picks the best weights; the test
-MSE is measured on those.
+regscale.schedules. After each epoch the validation loss picks the best weights, whatever
+the schedule; the test MSE is measured on those.
 
-Seeds. A member's random streams (initialisation, split, order) derive from the study
+Seeds. A member's random streams (initialisation, data order) derive from the study
 seed and the run identity (arch, size, schedule, target, N_D, seed index) through
 numpy's SeedSequence: not from the job's block of seeds, so seed 3 trains the same alone
 or in a block of 5. Nothing draws from a global RNG during training (the model is built
@@ -55,7 +57,9 @@ Artifacts, per realization, in ``<job folder>/seed~<k>/``:
 - ``model.pt``: the best-validation weights and what is needed to rebuild the model;
   see :func:`load_model`.
 
-Resume. Every ``checkpoint_every`` epochs a group writes a checkpoint (weights, best
+Resume. After every ``checkpoint_every``-th epoch, once ``checkpoint_seconds`` have
+passed since the start or the last checkpoint (so that short runs of large ensembles do
+not spend their time writing), a group writes a checkpoint (weights, best
 weights, optimizer moments, schedule state, generator states, history) under the job's
 resume folder (regscale.jobspec.resume_folder), outside its output directory, which
 Snakemake deletes before a re-run. Finished seeds are staged there too. A re-run
@@ -85,11 +89,12 @@ from . import shards
 from .config import digest
 from .ensemble import FCNEnsemble, MemberAdam, SingleModel
 from .jobspec import JobSpec, code_digest
-from .models import build_model, count_parameters
+from .models import build_model
 from .schedules import Schedule
 
-EVAL_ROWS = 2048  # samples (times members) per evaluation chunk
+EVAL_ROWS = 1024  # samples per evaluation chunk
 LOG_EVERY = 5  # epochs between progress lines
+VALIDATION_STREAM = 1  # keys the validation split's generator apart from the members' streams
 
 
 @dataclass
@@ -136,7 +141,9 @@ def load_data(pool_files: list[dict], test_files: list[dict], spec: JobSpec, dev
     """Read (and verify) the shards of a job: the first N_D pool samples and the test set."""
     images, table = shards.load(pool_files, spec.n_d)
     test_images, test_table = shards.load(test_files, spec.test_size)
-    checksums = [shards.read_meta(files)[f"sha256_{kind}"] for files in pool_files + test_files for kind in ("images", "table")]
+    checksums = [
+        shards.read_meta(files)[f"sha256_{kind}"] for files in pool_files + test_files for kind in ("images", "table")
+    ]
     return prepare(images, table, test_images, test_table, spec, device, digest(checksums))
 
 
@@ -144,8 +151,31 @@ def member_seeds(spec: JobSpec, seed: int) -> dict[str, int]:
     """Independent seeds for the random streams of one realization."""
     identity = f"{spec.arch}|{spec.size_label}|{spec.schedule}|{spec.target}|{spec.n_d}"
     key = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "little")
-    streams = np.random.SeedSequence([spec.seed, key, seed]).spawn(3)
-    return {name: int(s.generate_state(1, np.uint64)[0]) for name, s in zip(("init", "split", "order"), streams)}
+    streams = np.random.SeedSequence([spec.seed, key, seed]).spawn(2)
+    return {name: int(s.generate_state(1, np.uint64)[0]) for name, s in zip(("init", "order"), streams)}
+
+
+def build_group(spec: JobSpec, seeds: list[int], device: torch.device):
+    """The freshly initialised members of ``seeds``: an FCNEnsemble for FCNs, otherwise a
+    SingleModel (one seed)."""
+    nets = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(member_seeds(spec, seed)["init"])
+            nets.append(build_model(spec.arch, spec.size, spec.image_shape, len(spec.targets)))
+    if spec.arch == "fcn":
+        return FCNEnsemble(nets, device)
+    if len(nets) != 1:
+        raise ValueError(f"{spec.arch} realizations train one at a time, got seeds {seeds}")
+    return SingleModel(nets[0], device)
+
+
+def validation_split(spec: JobSpec) -> tuple[Tensor, Tensor]:
+    """(train, validation) indices into the N_D samples, from the study seed and N_D."""
+    n_train, n_val = split_sizes(spec.n_d, spec.validation_fraction)
+    seed = int(np.random.SeedSequence([spec.seed, spec.n_d, VALIDATION_STREAM]).generate_state(1, np.uint64)[0])
+    perm = torch.randperm(spec.n_d, generator=torch.Generator().manual_seed(seed))
+    return perm[n_val:], perm[:n_val]
 
 
 def split_sizes(n_d: int, fraction: float) -> tuple[int, int]:
@@ -173,12 +203,20 @@ def configure_device(device: torch.device) -> None:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()})"
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+    except OSError:
+        names = []
+    return f"cpu ({names[0] if names else platform.machine()})"
 
 
 @dataclass
 class Progress:
-    """Per-member training state (arrays over the K members), saved in checkpoints."""
+    """Training state, one list entry per member; saved in checkpoints."""
 
     lr: list
     active: list
@@ -230,26 +268,16 @@ def _autocast(device: torch.device):
 
 
 @torch.no_grad()
-def member_mse(group, x: Tensor, y: Tensor, index: Tensor | None = None) -> np.ndarray:
-    """Mean squared error per member and target, (K, n_targets): on x[index[k]] for member
-    k, or on all of x for every member when ``index`` is None."""
-    members = group.size
-    n = len(x) if index is None else index.shape[1]
-    rows = max(1, EVAL_ROWS // (1 if index is None else members))
-    total = torch.zeros(members, y.shape[1], dtype=torch.float64, device=y.device)
+def member_mse(group, x: Tensor, y: Tensor) -> np.ndarray:
+    """Mean squared error of every member on (x, y), per target: (K, n_targets)."""
+    total = torch.zeros(group.size, y.shape[1], dtype=torch.float64, device=y.device)
     group.train(False)
     with _autocast(x.device):
-        for lo in range(0, n, rows):
-            hi = min(lo + rows, n)
-            if index is None:
-                out, truth = group.shared(x[lo:hi]), y[lo:hi].unsqueeze(0)
-            else:
-                flat = index[:, lo:hi].reshape(-1)
-                out = group(x.index_select(0, flat).view(members, hi - lo, *x.shape[1:]))
-                truth = y.index_select(0, flat).view(members, hi - lo, -1)
-            total += (out.float() - truth).square().sum(dim=1, dtype=torch.float64)
+        for lo in range(0, len(x), EVAL_ROWS):
+            out = group.shared(x[lo : lo + EVAL_ROWS])
+            total += (out.float() - y[lo : lo + EVAL_ROWS]).square().sum(dim=1, dtype=torch.float64)
     group.train(True)
-    return (total / n).cpu().numpy()
+    return (total / len(x)).cpu().numpy()
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -269,6 +297,7 @@ def train_group(
     checkpoint_every: int = 10,
     log=print,
     group=None,
+    checkpoint_seconds: float = 0.0,
 ) -> list[dict]:
     """Train the realizations ``seeds`` of a job together; one result per seed with keys
     metrics, history (DataFrame) and state_dict (best weights). ``group`` replaces the
@@ -279,28 +308,15 @@ def train_group(
     settings = spec.optimizer
     members, n_targets = len(seeds), len(data.targets)
     streams = [member_seeds(spec, seed) for seed in seeds]
-    nets = []
-    for stream in streams:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(stream["init"])
-            nets.append(build_model(spec.arch, spec.size, spec.image_shape, n_targets))
-    n_m = count_parameters(nets[0])
     if group is None:
-        if spec.arch == "fcn":
-            group = FCNEnsemble(nets, device)
-        elif members == 1:
-            group = SingleModel(nets[0], device)
-        else:
-            raise ValueError(f"{spec.arch} realizations train one at a time, got seeds {seeds}")
+        group = build_group(spec, seeds, device)
+    n_m = sum(p[0].numel() if group.stacked else p.numel() for p in group.parameters())
     n_train, n_val = split_sizes(spec.n_d, spec.validation_fraction)
     if len(data.x) < spec.n_d:
         raise ValueError(f"N_D = {spec.n_d} but the data hold {len(data.x)} samples")
-    train_index, val_index = [], []
-    for stream in streams:
-        perm = torch.randperm(spec.n_d, generator=torch.Generator().manual_seed(stream["split"]))
-        val_index.append(perm[:n_val])
-        train_index.append(perm[n_val:])
-    val_index = torch.stack(val_index).to(device)
+    train_index, val_index = validation_split(spec)
+    val_index = val_index.to(device)
+    x_val, y_val = data.x.index_select(0, val_index), data.y.index_select(0, val_index)
     orders = [torch.Generator().manual_seed(stream["order"]) for stream in streams]
 
     bounds = batch_bounds(n_train, settings["batch_size"])
@@ -315,7 +331,7 @@ def train_group(
     run_digest = digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest()})
 
     if checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)  # generator states live on the CPU
         if saved["digest"] != run_digest:
             log(f"{label}: ignoring checkpoint {checkpoint}: written for other settings, data or code")
         else:
@@ -335,15 +351,15 @@ def train_group(
         f"schedule {spec.schedule}, {members} member(s) on {device}"
     )
     shape = data.x.shape[1:]
-    # Gathered batches land in one buffer: a fresh multi-megabyte tensor per step costs
-    # page faults that rival the arithmetic of a small ensemble.
+    # Gathered batches land in one reused buffer, not in a fresh multi-megabyte tensor per step.
+    last_checkpoint = started
     x_buffer = torch.empty(members * max(np.diff(bounds)), *shape, dtype=data.x.dtype, device=device)
     while progress.epoch < n_epochs and any(progress.active):
         epoch = progress.epoch + 1
         active = np.array(progress.active)
         if not schedule.per_step:
             optimizer.set_lr(np.array(progress.lr) * active)
-        order = torch.stack([index[torch.randperm(n_train, generator=g)] for index, g in zip(train_index, orders)]).to(device)
+        order = torch.stack([train_index[torch.randperm(n_train, generator=g)] for g in orders]).to(device)
         loss_sum = torch.zeros(members, device=device)
         group.train(True)
         for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -364,9 +380,11 @@ def train_group(
         else:
             lr_used = np.array(progress.lr) * active
         train_loss = (loss_sum / n_batches).cpu().numpy().astype(float)
-        val_targets = member_mse(group, data.x, data.y, val_index)
+        val_targets = member_mse(group, x_val, y_val)
         val = val_targets.mean(axis=1)
-        _end_epoch(progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, n_epochs, group, best, optimizer)
+        _end_epoch(
+            progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, group, best, optimizer
+        )
         progress.epoch = epoch
         finished = epoch == n_epochs or not any(progress.active)
         if epoch == 1 or epoch % LOG_EVERY == 0 or finished:
@@ -376,7 +394,9 @@ def train_group(
                 f"lr {np.mean(lr_used[active]):.2g}; active {sum(progress.active)}/{members} "
                 f"({time.perf_counter() - started:.1f} s)"
             )
-        if checkpoint is not None and not finished and epoch % checkpoint_every == 0:
+        due = epoch % checkpoint_every == 0 and time.perf_counter() - last_checkpoint >= checkpoint_seconds
+        if checkpoint is not None and not finished and due:
+            last_checkpoint = time.perf_counter()
             _save(
                 checkpoint,
                 {
@@ -438,17 +458,23 @@ def train_group(
         }
         history = pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"])
         results.append({"metrics": metrics, "history": history, "state_dict": group.member_state_dict(k)})
-    status = ", ".join(f"seed {seed}: {r['metrics']['stopped']} at epoch {r['metrics']['epochs']}" for seed, r in zip(seeds, results))
+    status = ", ".join(
+        f"seed {seed}: {r['metrics']['stopped']} at epoch {r['metrics']['epochs']}" for seed, r in zip(seeds, results)
+    )
     log(f"{label}: done in {wall:.1f} s ({status})")
     return results
 
 
-def _end_epoch(progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, n_epochs, group, best, optimizer):
+def _end_epoch(
+    progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, group, best, optimizer
+):
     """Divergence, best weights, plateau and early stopping after one epoch, per member."""
     device = next(iter(best.values())).device
     diverged = active & ~(np.isfinite(train_loss) & np.isfinite(val))
-    if diverged.any():  # back to the last finite weights; the optimizer skips it from now on
-        _blend(group.state(), best, torch.tensor(diverged, device=device), group)
+    if diverged.any():
+        mask = torch.tensor(diverged, device=device)
+        _blend(group.state(), best, mask, group)  # back to finite weights, frozen from now on
+        optimizer.reset(mask)
     improved = active & ~diverged & (val < np.array(progress.best_val))
     if improved.any():
         _blend(best, group.state(), torch.tensor(improved, device=device), group)
@@ -532,6 +558,7 @@ def train_job(
     device: torch.device,
     checkpoint_every: int = 10,
     log=print,
+    checkpoint_seconds: float = 0.0,
 ) -> list[dict]:
     """Train every seed of a job into ``out``/seed~k, staging finished seeds and the
     checkpoint in ``staging`` (outside ``out``) until all are done; returns the metrics."""
@@ -543,7 +570,9 @@ def train_job(
             log(f"seeds {seeds}: already trained by an earlier attempt, kept")
             continue
         checkpoint = staging / f"state~{seeds[0]}-{seeds[-1]}.pt"
-        results = train_group(spec, seeds, data, device, checkpoint, checkpoint_every, log)
+        results = train_group(
+            spec, seeds, data, device, checkpoint, checkpoint_every, log, checkpoint_seconds=checkpoint_seconds
+        )
         for folder, result in zip(folders, results):
             write_run(folder, result, spec, data)
         checkpoint.unlink(missing_ok=True)
