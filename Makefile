@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 SNAKEMAKE_ARGS ?=
+PLAN_CONFIG ?= configs/paper.yaml
 
-.PHONY: study test venv lint report clean-results
+.PHONY: study test venv lint report plan clean-results
 
 venv: $(STAMP)
 
@@ -28,6 +29,11 @@ study: venv
 # The report alone, for outputs already made.
 report: venv
 	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)
+
+# What a study will cost before it runs: jobs per rule, device-hours from the measured
+# throughput in resources/throughput.yaml, storage (make plan PLAN_CONFIG=config.yaml).
+plan: venv
+	$(BIN)/python -m regscale.plan --configfile $(PLAN_CONFIG)
 
 # The whole test suite, lint and format checks of the workflow included.
 test: venv

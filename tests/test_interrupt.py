@@ -4,9 +4,10 @@ and takes nothing half-written as complete (issue 5, point 4).
 The simulation stage of the tiny config runs one job at a time and is stopped while a
 shard job is in flight: by Ctrl-C (SIGINT to the process group, as a terminal sends
 it) or by SIGKILL to the whole group, as when a login node or an allocation dies and
-nothing gets to clean up. Shards are written through a temporary file and a rename,
-and Snakemake marks the outputs of a job it started until the job has finished, so
-every output left behind is either complete or known to be incomplete.
+nothing gets to clean up; the interrupted shard is then given a torn image file, as
+a writer that is not atomic would leave. Shards are written through a temporary file
+and a rename, and Snakemake marks the outputs of a job it started until the job has
+finished, so every output left behind is either complete or known to be incomplete.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def in_flight(workdir):
 
 def interrupt_midway(workdir, sig):
     """Start the simulation stage and send ``sig`` to its process group while a shard
-    job runs and at least one shard is complete."""
+    job runs and at least one shard is complete; return the shards then in flight."""
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     command += ["--configfile", str(TINY), "--cores", "1", *TARGETS]
     with open(workdir.parent / f"{workdir.name}.log", "w") as log:
@@ -67,8 +68,11 @@ def interrupt_midway(workdir, sig):
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and process.poll() is None:
-            complete = sum(1 for split, i in SHARDS if shards.shard_files(split, i, workdir / "resources/shards")["meta"].exists())
-            if complete >= 1 and in_flight(workdir):
+            complete = sum(
+                1 for split, i in SHARDS if shards.shard_files(split, i, workdir / "resources/shards")["meta"].exists()
+            )
+            running = in_flight(workdir)
+            if complete >= 1 and running:
                 os.killpg(process.pid, sig)
                 break
             time.sleep(0.05)
@@ -79,7 +83,8 @@ def interrupt_midway(workdir, sig):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    return process.returncode
+    assert process.returncode != 0
+    return running
 
 
 def named_shards(result):
@@ -91,7 +96,14 @@ def named_shards(result):
 def test_a_restarted_run_keeps_complete_shards_and_redoes_the_rest(tmp_path, sig):
     work = tmp_path / "work"
     work.mkdir()
-    assert interrupt_midway(work, sig) != 0
+    running = interrupt_midway(work, sig)
+    # Where the interrupted job had not written its images yet, leave a torn file, as
+    # a writer that is not atomic would: it must not pass for a shard either.
+    for split, index in running:
+        images = shards.shard_files(split, index, work / "resources/shards")["images"]
+        if not images.exists():
+            images.parent.mkdir(parents=True, exist_ok=True)
+            images.write_bytes(b"\x93NUMPY\x01\x00" + bytes(100))
     before = shard_state(work)
 
     # What a restart will do: every shard that is missing or fails its checksums is

@@ -27,7 +27,7 @@ from slurm.cluster import ACCOUNT, PARTITION, Cluster, unavailable
 
 pytestmark = pytest.mark.slow
 PROFILE = REPO / "profiles" / "slurm"
-SACCT_FIELDS = ("JobIDRaw", "JobName", "State", "ExitCode", "Account", "Partition", "AllocTRES", "Timelimit", "ReqMem", "Comment")
+SACCT_FIELDS = "JobIDRaw JobName State ExitCode Account Partition AllocTRES Timelimit ReqMem Comment".split()
 PACK = 16  # training jobs per submission in the test (the profile packs 4)
 
 
@@ -97,7 +97,9 @@ def crash_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
             jobid, comment = line.strip().split("|", 1)
             if not comment.startswith(f"rule_{rule}"):
                 continue
-            pids = subprocess.run(["scontrol", "listpids", jobid], env=cluster.env, capture_output=True, text=True).stdout
+            pids = subprocess.run(
+                ["scontrol", "listpids", jobid], env=cluster.env, capture_output=True, text=True
+            ).stdout
             step = [int(row.split()[0]) for row in pids.splitlines()[1:] if row.split()[2:3] == ["0"]]
             for pid in step:
                 with contextlib.suppress(ProcessLookupError):
@@ -130,7 +132,9 @@ def test_every_output_of_the_study_is_complete(study):
     work = study["work"]
     for path in ("resources/shards/manifest.csv", "results/figures/atlas.png"):
         assert (work / path).stat().st_size > 0
-    assert len(pd.read_csv(work / "resources/shards/manifest.csv")) == sum(1 for _ in work.glob("resources/shards/*/*.npy"))
+    assert len(pd.read_csv(work / "resources/shards/manifest.csv")) == sum(
+        1 for _ in work.glob("resources/shards/*/*.npy")
+    )
 
 
 def test_every_submitted_job_completed_in_accounting(study):
@@ -159,8 +163,13 @@ def test_a_crashed_job_is_retried_with_more_time_and_memory(study):
 def submitted_rules(cluster) -> list[str]:
     """The rule of each submission, from the comment the executor gives it:
     rule_<rule>_wildcards_<values>, or rule_<group>_<rule> for a group job."""
-    groups = {f"{group}_{rule}": rule for rule, group in yaml.safe_load((PROFILE / "config.yaml").read_text())["groups"].items()}
-    names = [re.sub(r"_wildcards_.*$", "", job["Comment"]).removeprefix("rule_") for job in cluster.sacct(*SACCT_FIELDS)]
+    groups = {
+        f"{group}_{rule}": rule
+        for rule, group in yaml.safe_load((PROFILE / "config.yaml").read_text())["groups"].items()
+    }
+    names = [
+        re.sub(r"_wildcards_.*$", "", job["Comment"]).removeprefix("rule_") for job in cluster.sacct(*SACCT_FIELDS)
+    ]
     return [groups.get(name, name) for name in names]
 
 

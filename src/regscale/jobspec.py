@@ -24,7 +24,7 @@ from .shards import shard_count, shard_files
 from .study import RUNS, Job, parse_size
 
 TARGETS = ("theta", "J", "D")
-OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "batch_size", "max_epochs")  # of train.archs.<arch>
+OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "batch_size", "max_epochs", "min_epoch_steps")  # train.archs.<arch>
 RESUME = "results/resume"  # resumable checkpoints, outside the job's output directory
 # The training library: a change to any of these files re-runs every training job.
 TRAIN_SOURCES = [Path(__file__).parent / name for name in ("models.py", "ensemble.py", "schedules.py", "train.py")]
@@ -44,7 +44,7 @@ class JobSpec:
     n_d: int
     first_seed: int
     last_seed: int
-    optimizer: dict  # train.archs.<arch>: optimizer, lr, weight_decay, batch_size, max_epochs
+    optimizer: dict  # train.archs.<arch>: the OPTIMIZER_KEYS
     validation_fraction: float
     test_size: int
     seed: int  # the study seed

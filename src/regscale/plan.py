@@ -92,15 +92,17 @@ def parameter_count(arch: str, size: dict, shape, n_outputs: int) -> int:
         return count_parameters(build_model(arch, size, shape, n_outputs))
 
 
-def run_epochs(config: dict, job: study.Job) -> int:
-    """Epochs a run of the job lasts at most."""
+def run_samples(config: dict, job: study.Job) -> int:
+    """Training samples one run of the job processes at most (epochs x passes x n_train)."""
     from .schedules import Schedule
     from .train import split_sizes
 
     settings = config["train"]["archs"][job.arch]
     n_train, _ = split_sizes(job.n_d, config["train"]["validation_fraction"])
+    batches = math.ceil(n_train / settings["batch_size"])
+    passes = math.ceil(settings["min_epoch_steps"] / batches)
     schedule = Schedule.from_config(config["schedules"][job.schedule])
-    return schedule.epochs(job.n_d, math.ceil(n_train / settings["batch_size"]), settings["max_epochs"])
+    return passes * n_train * schedule.epochs(job.n_d, passes * batches, settings["max_epochs"])
 
 
 def load_throughput(path: Path = THROUGHPUT, device: str | None = None) -> tuple[str, dict]:
@@ -132,8 +134,7 @@ def training(config: dict, rates: dict) -> list[Training]:
         key = (job.arch, job.size)
         if key not in n_m:
             n_m[key] = parameter_count(job.arch, study.parse_size(job.size), shape, n_outputs)
-        n_train, _ = split_sizes(job.n_d, config["train"]["validation_fraction"])
-        work = len(job.seeds) * n_train * run_epochs(config, job)
+        work = len(job.seeds) * run_samples(config, job)
         planned.append(Training(job, n_m[key], work / samples_per_second(rates["train"][job.arch], n_m[key])))
     return planned
 
@@ -181,14 +182,18 @@ def duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def report(config: dict, configfile: str, throughput: Path = THROUGHPUT, device: str | None = None, profile=PROFILE) -> str:
+def report(
+    config: dict, configfile: str, throughput: Path = THROUGHPUT, device: str | None = None, profile=PROFILE
+) -> str:
     device, rates = load_throughput(throughput, device)
     counts = job_counts(config)
     packed = submissions(counts, profile)
     runs = training(config, rates)
     sizes = storage(config, runs)
     # device-seconds: a job holding several GPUs uses each for its whole run
-    per_job = {stage: max(config["resources"][stage]["gpu"], 1) if device == "gpu" else 1 for stage in ("simulate", "train")}
+    per_job = {
+        stage: max(config["resources"][stage]["gpu"], 1) if device == "gpu" else 1 for stage in ("simulate", "train")
+    }
     unit = "GPU-hours" if device == "gpu" else f"hours on {rates['name']}"
 
     lines = [f"Plan for {configfile}", "", f"{'jobs per rule':<22}{'jobs':>8}{'submissions':>13}"]
@@ -239,7 +244,9 @@ def report(config: dict, configfile: str, throughput: Path = THROUGHPUT, device:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m regscale.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configfile", default=str(REPO / "config.yaml"), help="the study config (default config.yaml)")
+    parser.add_argument(
+        "--configfile", default=str(REPO / "config.yaml"), help="the study config (default config.yaml)"
+    )
     parser.add_argument("--throughput", type=Path, default=THROUGHPUT, help="measured throughputs (YAML)")
     parser.add_argument("--device", choices=("gpu", "cpu"), help="whose measurements (default: gpu when measured)")
     parser.add_argument("--profile", type=Path, default=PROFILE, help="Snakemake profile whose packing to count")

@@ -319,7 +319,11 @@ def train_group(
     x_val, y_val = data.x.index_select(0, val_index), data.y.index_select(0, val_index)
     orders = [torch.Generator().manual_seed(stream["order"]) for stream in streams]
 
-    bounds = batch_bounds(n_train, settings["batch_size"])
+    # An epoch is `passes` passes over the training samples, each in a fresh order, so
+    # that it lasts at least min_epoch_steps optimizer steps whatever N_D is.
+    per_pass = batch_bounds(n_train, settings["batch_size"])
+    passes = math.ceil(settings.get("min_epoch_steps", 1) / (len(per_pass) - 1))
+    bounds = [p * n_train + b for p in range(passes) for b in per_pass[:-1]] + [passes * n_train]
     n_batches = len(bounds) - 1
     n_epochs = schedule.epochs(spec.n_d, n_batches, settings["max_epochs"])
     total_steps = n_epochs * n_batches
@@ -359,7 +363,9 @@ def train_group(
         active = np.array(progress.active)
         if not schedule.per_step:
             optimizer.set_lr(np.array(progress.lr) * active)
-        order = torch.stack([train_index[torch.randperm(n_train, generator=g)] for g in orders]).to(device)
+        order = torch.stack(
+            [torch.cat([train_index[torch.randperm(n_train, generator=g)] for _ in range(passes)]) for g in orders]
+        ).to(device)
         loss_sum = torch.zeros(members, device=device)
         group.train(True)
         for lo, hi in zip(bounds[:-1], bounds[1:]):

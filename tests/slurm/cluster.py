@@ -189,7 +189,9 @@ class Cluster:
             ],
             "munged.out",
         )  # fmt: skip
-        wait_for("munged", lambda: self._alive("munged") or self.munge_socket.exists(), 20, self.root / "log" / "munged.log")
+        wait_for(
+            "munged", lambda: self._alive("munged") or self.munge_socket.exists(), 20, self.root / "log" / "munged.log"
+        )
 
     def _sql(self, statement: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -257,7 +259,9 @@ class Cluster:
         def idle():
             self._alive("slurmctld")
             self._alive("slurmd")
-            out = subprocess.run(["sinfo", "--noheader", "--Node", "--format=%t"], env=self.env, capture_output=True, text=True)
+            out = subprocess.run(
+                ["sinfo", "--noheader", "--Node", "--format=%t"], env=self.env, capture_output=True, text=True
+            )
             return out.returncode == 0 and out.stdout.split() == ["idle"]
 
         wait_for("the node (sinfo: idle)", idle, 60, self.root / "log" / "slurmd.log")
