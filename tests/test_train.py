@@ -202,6 +202,9 @@ def test_run_artifacts_follow_the_documented_schema(tiny, tmp_path):
         mse = float(np.mean((prediction - data.y_test.numpy()) ** 2))
         assert mse == pytest.approx(metrics["test_mse"]["J"], rel=1e-5)
         assert info["targets"] == ["J"] and info["std"] == pytest.approx(list(data.std))
+        assert info["input_mean"] == pytest.approx(list(data.input_mean))
+        # The images were standardized per layer: centred, unit spread over the training part.
+        assert abs(float(data.x[:, 0].mean())) < 0.2 and 0.5 < float(data.x[:, 1].std()) < 2
 
 
 def test_a_joint_model_has_one_output_per_target(tiny):

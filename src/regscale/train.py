@@ -10,13 +10,18 @@ Data. The first N_D samples of the pool and the test set are held on the device 
 tensors (float32 on a CPU, bfloat16 on CUDA, where the forward pass runs under bf16
 autocast); batches are gathered by index, with no per-sample Python. Targets are
 standardized with their uniform prior in physics.ranges, mean (lo + hi) / 2 and std
-(hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. The
+(hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. Images are
+standardized per layer with the mean and standard deviation of the job's training
+samples (stored in model.pt). The
 validation split, round(validation_fraction * N_D) samples and at least 1, is drawn from
 the N_D samples by a generator of the study seed and N_D alone: every run at one N_D
 (any architecture, target or seed) validates on the same samples and trains on the rest,
-and an ensemble evaluates it in one pass. An epoch visits the training samples in a fresh
+and an ensemble evaluates it in one pass. A pass visits the training samples in a fresh
 random order, in ceil(n_train / batch_size) batches of near-equal size (never a batch of
-1, which batch norm cannot train on).
+1, which batch norm cannot train on). An epoch, the unit of validation, patience and
+early stopping, is as many passes as it takes to make at least
+train.archs.<arch>.min_epoch_steps optimizer steps: without that, a plateau patience of
+8 epochs would be 16 steps at N_D = 64 but 224 at N_D = 1024.
 
 Loss: mean squared error over the batch and the targets, on standardized targets.
 Optimizer: Adam or AdamW (regscale.ensemble.MemberAdam), schedules in
@@ -109,6 +114,8 @@ class Data:
     mean: np.ndarray  # (n_targets,) of the prior
     std: np.ndarray
     digest: str = ""  # of the shards' checksums
+    input_mean: tuple = (0.0, 0.0)  # per image channel (layer), of the training samples
+    input_std: tuple = (1.0, 1.0)
 
 
 def standardization(ranges: dict, targets) -> tuple[np.ndarray, np.ndarray]:
@@ -127,14 +134,22 @@ def prepare(images, table, test_images, test_table, spec: JobSpec, device: torch
     targets = spec.targets
     mean, std = standardization(spec.ranges, targets)
 
+    # Images are standardized per layer with the training samples' statistics: m_z is
+    # mostly +1, and uncentred inputs leave the units of a narrow net dead from the start.
+    train_index, _ = validation_split(spec)
+    train_images = np.asarray(images[: spec.n_d], dtype=np.float64)[train_index.numpy()]
+    input_mean = train_images.mean(axis=(0, 2, 3))
+    input_std = np.maximum(train_images.std(axis=(0, 2, 3)), 1e-6)
+
     def tensors(x, frame):
         y = (frame[list(targets)].to_numpy(dtype=float) - mean) / std
-        x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=data_dtype(device))
+        x = (np.asarray(x, dtype=np.float32) - input_mean[:, None, None]) / input_std[:, None, None]
+        x = torch.from_numpy(x.astype(np.float32)).to(device=device, dtype=data_dtype(device))
         return x, torch.tensor(y, dtype=torch.float32, device=device)
 
     x, y = tensors(images, table)
     x_test, y_test = tensors(test_images, test_table)
-    return Data(x, y, x_test, y_test, targets, mean, std, data_digest)
+    return Data(x, y, x_test, y_test, targets, mean, std, data_digest, tuple(input_mean), tuple(input_std))
 
 
 def load_data(pool_files: list[dict], test_files: list[dict], spec: JobSpec, device: torch.device) -> Data:
@@ -529,6 +544,8 @@ def write_run(folder: Path, result: dict, spec: JobSpec, data: Data) -> None:
             "targets": list(data.targets),
             "mean": data.mean.tolist(),
             "std": data.std.tolist(),
+            "input_mean": [float(v) for v in data.input_mean],
+            "input_std": [float(v) for v in data.input_std],
             "state_dict": result["state_dict"],
         },
         tmp / "model.pt",
@@ -538,7 +555,8 @@ def write_run(folder: Path, result: dict, spec: JobSpec, data: Data) -> None:
 
 
 def load_model(path: Path | str):
-    """(model in eval mode, info) from a run's model.pt. The model maps images (B, 2, H, W)
+    """(model in eval mode, info) from a run's model.pt. The model maps standardized
+    images (B, 2, H, W), (x - info['input_mean'][c]) / info['input_std'][c] per layer c,
     to standardized targets: multiply by info['std'] and add info['mean'] for units."""
     info = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(info["arch"], info["size"], tuple(info["image_shape"]), len(info["targets"]))
