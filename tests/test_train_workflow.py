@@ -159,3 +159,16 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path
             pd.read_csv(killed / LONG / f"seed~{seed}" / "history.csv"),
             pd.read_csv(clean / LONG / f"seed~{seed}" / "history.csv"),
         )
+
+
+def test_a_corrupt_shard_stops_training_before_it_reads_anything(tiny_shards, tmp_path):
+    work = copy_of(tiny_shards, tmp_path, "corrupt")
+    images = work / "resources/shards/pool/shard~00000.npy"
+    data = bytearray(images.read_bytes())
+    data[-5] ^= 0x40  # one flipped bit in the last image: same size, wrong content
+    images.write_bytes(bytes(data))
+    result = snakemake(work, FCN, check=False)
+    assert result.returncode != 0
+    log = (work / "results/logs/train" / FCN.removeprefix("results/runs/")).with_suffix(".log").read_text()
+    assert "shard~00000.npy is corrupt or truncated: SHA-256" in log
+    assert not (work / FCN).exists() and not (work / "results/resume").exists()

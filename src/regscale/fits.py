@@ -26,6 +26,7 @@ from .stats import experiment, select, stream
 log = logging.getLogger(__name__)
 
 MIN_POINTS = 3
+MIN_DECADES_N_M = 0.3  # a model-size fit needs N_M to span at least a factor of 2
 N_M_REFERENCE = 1e6  # the trend's N_M / 1e6
 SERIES = ["arch", "size_label", "schedule", "model_target", "target"]  # one data-scaling fit each
 EXPONENT_COLUMNS = [
@@ -162,6 +163,10 @@ def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.
             if len(x) < MIN_POINTS:
                 if len(spec["sizes"]) >= MIN_POINTS:
                     log.info("no model-scaling fit for %s %s: %d sizes in the fit range %s", name, key, len(x), fit_nm)
+                continue
+            if np.log10(x[-1] / x[0]) < MIN_DECADES_N_M:
+                # A depth sweep at fixed width barely changes N_M: a slope over it is noise.
+                log.info("no model-scaling fit for %s %s: N_M spans only %.0f to %.0f", name, key, x[0], x[-1])
                 continue
             schedule, model_target, target, n_d = key
             fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)))
