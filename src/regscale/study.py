@@ -7,9 +7,9 @@ size, schedule, target and N_D. Its folder names every parameter::
 
 and holds one sub-folder per realization, ``seed~3/`` (metrics.json, history.csv,
 model.pt). Experiments in the config overlap (the statistics cells reuse the width
-sweep's), so jobs are de-duplicated; seeds are grouped in blocks of
-``train.seeds_per_job`` (per architecture: ``train.archs.<arch>.seeds_per_job``) so
-that 20 and 100 realizations of the same cell share the first blocks.
+sweep's): a cell that several experiments ask for is trained once, with the largest
+number of realizations any of them wants. Its seeds are cut into blocks of
+``train.seeds_per_job`` (per architecture: ``train.archs.<arch>.seeds_per_job``).
 """
 
 from __future__ import annotations
@@ -65,22 +65,34 @@ def seed_blocks(n_seeds: int, per_job: int) -> list[tuple[int, int]]:
     return [(first, min(first + per_job, n_seeds) - 1) for first in range(0, n_seeds, per_job)]
 
 
+def _cells(train: dict, experiment: dict):
+    """(arch, size label, schedule, target, N_D) of every cell an experiment asks for."""
+    arch = experiment["arch"]
+    targets = ["joint"] if train["joint"] else experiment.get("targets", train["targets"])
+    for size in experiment["sizes"]:
+        for schedule in experiment.get("schedules", [train["schedule"]]):
+            for target in targets:
+                for n_d in experiment.get("n_d", train["n_d"]):
+                    yield arch, size_label(arch, size), schedule, target, n_d
+
+
 def jobs(config: dict, experiments: list[str] | None = None) -> list[Job]:
-    """Every training job of the config (or of the named experiments), sorted."""
+    """Every training job of the config (or of the named experiments), sorted.
+
+    A cell asked for by several experiments gets the most realizations any of them
+    wants, cut into blocks of seeds_per_job, whichever experiments are named: so its
+    job folders are the same for every caller, and no seed is trained twice.
+    """
     train = config["train"]
-    chosen = config["experiments"] if experiments is None else {k: config["experiments"][k] for k in experiments}
+    wanted: dict[tuple, int] = {}
+    for experiment in config["experiments"].values():
+        for cell in _cells(train, experiment):
+            wanted[cell] = max(wanted.get(cell, 0), experiment.get("seeds", train["seeds"]))
+    names = config["experiments"] if experiments is None else experiments
     found: set[Job] = set()
-    for experiment in chosen.values():
-        arch = experiment["arch"]
-        per_job = train["archs"].get(arch, {}).get("seeds_per_job", train["seeds_per_job"])
-        targets = ["joint"] if train["joint"] else experiment.get("targets", train["targets"])
-        n_seeds = experiment.get("seeds", train["seeds"])
-        # Blocks always start at multiples of seeds_per_job, so 5 and 20 seeds share [0-4].
-        blocks = seed_blocks(n_seeds, per_job)
-        for size in experiment["sizes"]:
-            for schedule in experiment.get("schedules", [train["schedule"]]):
-                for target in targets:
-                    for n_d in experiment.get("n_d", train["n_d"]):
-                        for first, last in blocks:
-                            found.add(Job(arch, size_label(arch, size), schedule, target, n_d, first, last))
+    for name in names:
+        for cell in _cells(train, config["experiments"][name]):
+            per_job = train["archs"].get(cell[0], {}).get("seeds_per_job", train["seeds_per_job"])
+            for first, last in seed_blocks(wanted[cell], per_job):
+                found.add(Job(*cell, first, last))
     return sorted(found)
