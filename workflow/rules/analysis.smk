@@ -173,8 +173,9 @@ rule figure_architectures:
         train=canonical(EXPERIMENT_TRAIN),
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
+        draw="architectures",
     script:
-        "../../scripts/figure_architectures.py"
+        "../../scripts/figure_from_tables.py"
 
 
 rule figure_dataset:
@@ -230,8 +231,9 @@ rule figure_statistics:
         train=canonical(EXPERIMENT_TRAIN),
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
+        draw="statistics",
     script:
-        "../../scripts/figure_statistics.py"
+        "../../scripts/figure_from_tables.py"
 
 
 rule figure_sweeps:
@@ -260,8 +262,9 @@ rule figure_sweeps:
         train=canonical(EXPERIMENT_TRAIN),
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
+        draw="sweeps",
     script:
-        "../../scripts/figure_sweeps.py"
+        "../../scripts/figure_from_tables.py"
 
 
 rule figure_exponents:
@@ -290,8 +293,9 @@ rule figure_exponents:
         train=canonical(EXPERIMENT_TRAIN),
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
+        draw="exponents_vs_size",
     script:
-        "../../scripts/figure_exponents.py"
+        "../../scripts/figure_from_tables.py"
 
 
 rule figure_model_size:
@@ -320,8 +324,9 @@ rule figure_model_size:
         train=canonical(EXPERIMENT_TRAIN),
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
+        draw="model_size",
     script:
-        "../../scripts/figure_model_size.py"
+        "../../scripts/figure_from_tables.py"
 
 
 rule figure_schedules:
