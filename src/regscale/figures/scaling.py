@@ -186,8 +186,10 @@ def exponents_vs_size(exponents, trend, experiments, train, plots) -> plt.Figure
                 linestyle="none", capsize=1.5, elinewidth=0.8, label=size_text(name, chosen["size"].iloc[0]),
             )  # fmt: skip
         ax.set_xscale("log")
+        ax.margins(x=0.08)  # the largest model (often ResNet-18) sat on the frame
         ax.set_xlabel(r"model size $N_M$ (parameters)")
-        ax.set_ylabel(ALPHA_D)
+        if ax is axes[0]:  # one label for the row: repeated, it ran into the panel to its left
+            ax.set_ylabel(ALPHA_D)
         ax.set_title(TARGET_LABELS[target])
         legend_below(ax)
     panel_letters(axes)
