@@ -141,6 +141,7 @@ def _convergence(ax, subsets: pd.DataFrame, spec: dict):
         )  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel(r"number of realizations $n$")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("geometric mean of\ntest MSE over subsets")
     handles = [
         Line2D([], [], color=colours[s], marker="s", linestyle="none", label=size_text("fcn", s, "width"))
