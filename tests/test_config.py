@@ -54,7 +54,7 @@ def test_defaults_are_filled():
         ({"physics": {"relax": {"dt": 1.0, "dt_max": 0.5}}}, r"physics\.relax\.dt_max \(0\.5\) must be >= physics\.relax\.dt"),
         ({"physics": {"interlayer": {"table": "nowhere.csv"}}}, r"physics\.interlayer\.table: .*nowhere\.csv does not exist"),
         ({"data": {"atlas": {"D": [0.9]}}}, r"data\.atlas\.D: \[0\.9\] outside physics\.ranges\.D"),
-        ({"train": {"n_d": [64, 5000]}}, r"N_D = 5000 is larger than the training pool \(data\.pool_size = 1024\)"),
+        ({"train": {"n_d": [128, 5000]}}, r"N_D = 5000 is larger than the training pool \(data\.pool_size = 2048\)"),
         ({"train": {"schedule": "warp"}}, r"schedule 'warp' is not defined under `schedules`"),
         ({"experiments": {"vit": {"sizes": [{"patch": 4}]}}}, r"experiments\.vit\.sizes: vit size .* expected exactly the keys"),
         ({"device": "gpu"}, r"device: 'gpu' does not match"),
