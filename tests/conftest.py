@@ -36,6 +36,8 @@ def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY) -> dict[
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "jobid:"):
             counts[parts[0]] = int(parts[1])
+    # The target rule `all` only collects outputs; it is listed whenever anything else runs.
+    counts.pop("all", None)
     return counts
 
 
