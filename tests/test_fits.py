@@ -93,6 +93,19 @@ def test_trend_recovers_a_and_b_without_the_largest_model():
         assert row.a_boot_lo < a < row.a_boot_hi and row.b_lo < b < row.b_hi and row.a_lo < a < row.a_hi
 
 
+def test_no_trend_across_a_depth_sweep():
+    # Five depths at width 16, as in configs/paper.yaml: enough sizes for a trend, but
+    # N_M moves by under 1% across them, so a slope of alpha_D in log N_M is noise.
+    experiments = EXPERIMENTS | {
+        "fcn_depth": {"arch": "fcn", "sizes": [{"width": 16, "depth": d} for d in range(1, 6)], "targets": ["J"]}
+    }
+    runs = synthetic_runs(config={"seed": 11, "train": TRAIN, "experiments": experiments}, noise=0.1, seed=5)
+    exponents, trend = fits.fit_all(runs, experiments, TRAIN, ANALYSIS | {"bootstrap": 50}, seed=1)
+    assert set(trend.experiment) == {"fcn_width"}
+    depth = exponents[(exponents.axis == "data") & (exponents.arch == "fcn") & (exponents.target == "J")]
+    assert {"depth~1", "depth~5"} <= {label.split("/")[-1] for label in depth["size"]}  # alpha_D per depth stays
+
+
 def test_fit_ranges_are_applied_and_recorded(runs):
     analysis = ANALYSIS | {"fit_nd": [100, None], "fit_nm": [None, 50_000]}
     exponents, _ = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed=1)

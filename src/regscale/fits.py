@@ -201,6 +201,10 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
                 log.info("no alpha_D trend for %s %s: %d sizes with an exponent", name, key, len(points))
                 continue
             kept = points[:-1]  # the largest N_M is left out, as in the paper
+            if np.log10(kept[-1][0] / kept[0][0]) < MIN_DECADES_N_M:
+                # A depth sweep at fixed width: N_M hardly moves, a slope in it is noise.
+                log.info("no alpha_D trend for %s %s: N_M spans only %d to %d", name, key, kept[0][0], kept[-1][0])
+                continue
             x = np.log10(np.array([n_m for n_m, _, _ in kept]) / N_M_REFERENCE)
             fit = line_fit(x, [alpha for _, alpha, _ in kept], confidence)
             boot = np.stack([alphas for _, _, alphas in kept], axis=1)  # (n_boot, sizes)
