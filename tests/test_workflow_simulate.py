@@ -85,6 +85,14 @@ def test_a_physics_change_makes_every_shard_stale(simulated, tmp_path, change):
     assert jobs["simulate_shard"] == 6 and jobs["atlas_images"] == 1
 
 
+@pytest.mark.parametrize("change", [{"data.batch_size": 4}, {"device": "auto"}], ids=["batch", "device"])
+def test_a_speed_setting_simulates_nothing_again(simulated, tmp_path, change):
+    # How many samples relax at once, and where, change the speed, not the shards (a
+    # sample's image does not depend on its batch: test_simulate.py); each shard's
+    # provenance records the device it was made on.
+    assert planned(simulated, write_config(tmp_path / "changed.yaml", **change)) == {}
+
+
 def test_a_simulator_code_change_makes_every_shard_stale(simulated, tmp_path):
     # A copy of the workflow whose simulator module differs by one comment line.
     copy = tmp_path / "repo"

@@ -20,8 +20,9 @@ def library_digest(*modules):
     )
 
 
+# shards.py draws each shard's labels and writes its files.
 SIMULATOR_CODE = library_digest(
-    "lattice.py", "interlayer.py", "spins.py", "simulate.py"
+    "lattice.py", "interlayer.py", "spins.py", "simulate.py", "shards.py"
 )
 
 

@@ -22,8 +22,6 @@ rule simulate_shard:
     params:
         spec=SHARD_SPEC,
         code=SIMULATOR_CODE,
-        batch_size=config["data"]["batch_size"],
-        device=config["device"],
     script:
         "../../scripts/simulate_shard.py"
 
@@ -62,7 +60,6 @@ rule atlas_images:
         code=SIMULATOR_CODE,
         atlas=canonical(config["data"]["atlas"]),
         atlas_code=library_digest("atlas.py"),
-        device=config["device"],
     script:
         "../../scripts/atlas_images.py"
 
