@@ -106,6 +106,24 @@ def test_targets_are_standardized_by_their_prior_and_reported_in_units(tiny):
     assert metrics["test_mse_units"]["theta"] == pytest.approx(metrics["test_mse"]["theta"] * data.std[0] ** 2)
 
 
+def test_images_are_standardized_per_layer_by_the_training_samples(tiny, monkeypatch):
+    # Chunks of 5 samples: the statistics and the tensors are assembled from many chunks.
+    monkeypatch.setattr(train, "PREPARE_ROWS", 5)
+    spec = make_spec(tiny, target="J")
+    data = load(tiny, spec)
+    images, _ = shards.load(shards.shards_for(spec.n_d, tiny[0]["data"]["shard_size"], "pool", tiny[1]), spec.n_d)
+    raw = np.asarray(images, dtype=np.float64)
+    fitted = raw[np.sort(train.validation_split(spec)[0].numpy())]
+    mean, std = fitted.mean(axis=(0, 2, 3)), fitted.std(axis=(0, 2, 3))
+    np.testing.assert_allclose(data.input_mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(data.input_std, std, rtol=1e-12)
+    expected = ((raw - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    assert data.x.dtype == torch.float32 and tuple(data.x.shape) == images.shape
+    np.testing.assert_allclose(data.x.numpy(), expected, rtol=1e-6, atol=1e-6)
+    # The validation samples stay out of the statistics.
+    assert not np.allclose(raw.mean(axis=(0, 2, 3)), mean, rtol=1e-6)
+
+
 def test_validation_split_and_batches():
     assert train.split_sizes(64, 0.125) == (56, 8)
     assert train.split_sizes(2, 0.125) == (1, 1)

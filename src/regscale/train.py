@@ -98,6 +98,7 @@ from .models import build_model
 from .schedules import Schedule
 
 EVAL_ROWS = 1024  # samples per evaluation chunk
+PREPARE_ROWS = 4096  # samples per chunk when images become standardized tensors
 LOG_EVERY = 5  # epochs between progress lines
 VALIDATION_STREAM = 1  # keys the validation split's generator apart from the members' streams
 
@@ -137,19 +138,33 @@ def prepare(images, table, test_images, test_table, spec: JobSpec, device: torch
     # Images are standardized per layer with the training samples' statistics: m_z is
     # mostly +1, and uncentred inputs leave the units of a narrow net dead from the start.
     train_index, _ = validation_split(spec)
-    train_images = np.asarray(images[: spec.n_d], dtype=np.float64)[train_index.numpy()]
-    input_mean = train_images.mean(axis=(0, 2, 3))
-    input_std = np.maximum(train_images.std(axis=(0, 2, 3)), 1e-6)
+    input_mean, input_std = layer_statistics(images, np.sort(train_index.numpy()))
 
     def tensors(x, frame):
+        # Chunk by chunk into one tensor on the device: a float64 copy of a paper-scale
+        # training set (114,688 x 2 x 100 x 100) would alone take 18 GB of host memory.
         y = (frame[list(targets)].to_numpy(dtype=float) - mean) / std
-        x = (np.asarray(x, dtype=np.float32) - input_mean[:, None, None]) / input_std[:, None, None]
-        x = torch.from_numpy(x.astype(np.float32)).to(device=device, dtype=data_dtype(device))
-        return x, torch.tensor(y, dtype=torch.float32, device=device)
+        out = torch.empty(x.shape, dtype=data_dtype(device), device=device)
+        shift, scale = input_mean[:, None, None], input_std[:, None, None]
+        for lo in range(0, len(x), PREPARE_ROWS):
+            block = (np.asarray(x[lo : lo + PREPARE_ROWS], dtype=np.float64) - shift) / scale
+            out[lo : lo + PREPARE_ROWS] = torch.from_numpy(block.astype(np.float32))
+        return out, torch.tensor(y, dtype=torch.float32, device=device)
 
     x, y = tensors(images, table)
     x_test, y_test = tensors(test_images, test_table)
     return Data(x, y, x_test, y_test, targets, mean, std, data_digest, tuple(input_mean), tuple(input_std))
+
+
+def layer_statistics(images, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each image channel (layer) over the samples
+    ``rows``, in two passes of float64 chunks (no copy of the whole set)."""
+    chunks = [rows[lo : lo + PREPARE_ROWS] for lo in range(0, len(rows), PREPARE_ROWS)]
+    count = len(rows) * images.shape[2] * images.shape[3]
+    mean = sum(np.asarray(images[c], dtype=np.float64).sum(axis=(0, 2, 3)) for c in chunks) / count
+    centred = (np.square(np.asarray(images[c], dtype=np.float64) - mean[:, None, None]) for c in chunks)
+    variance = sum(block.sum(axis=(0, 2, 3)) for block in centred) / count
+    return mean, np.maximum(np.sqrt(variance), 1e-6)
 
 
 def load_data(pool_files: list[dict], test_files: list[dict], spec: JobSpec, device: torch.device) -> Data:
