@@ -129,3 +129,22 @@ def test_workflow_outputs_follow_the_experiments():
     histories = figures.schedule_histories(CONFIG)
     assert list(histories) == ["constant", "plateau", "onecycle"]
     assert all("target~J/nd~1024/seeds~0-4" in folder for folder in histories.values())
+
+
+def test_training_set_sizes_are_labelled_as_integers():
+    # "2 x 10^2" beside "10^3" ran into each other in narrow panels (Fig. 7a).
+    fig, ax = plt.subplots(figsize=(1.6, 1.6))
+    ax.set(xscale="log", yscale="log", xlim=(100, 3000), ylim=(1e-4, 1e-1))
+    figures.common.tidy_log_ticks(ax)
+    fig.canvas.draw()
+
+    def shown(axis, minor):
+        low, high = sorted(axis.get_view_interval())
+        locations = axis.get_minorticklocs() if minor else axis.get_majorticklocs()
+        labels = [label.get_text() for label in axis.get_ticklabels(minor=minor)]
+        return [text for where, text in zip(locations, labels) if low <= where <= high and text]
+
+    assert shown(ax.xaxis, False) + shown(ax.xaxis, True) == ["100", "1000", "200", "500", "2000"]
+    # Losses keep powers of ten, without minor labels.
+    assert len(shown(ax.yaxis, False)) == 4 and not shown(ax.yaxis, True)
+    plt.close(fig)

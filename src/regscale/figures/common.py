@@ -108,23 +108,39 @@ def loglog(ax, xlabel: str, ylabel: str | None = None) -> None:
         ax.set_ylabel(ylabel)
 
 
-def _sparse_minor(value, _) -> str:
+PLAIN_UP_TO = 1e4  # log-axis labels below this are written as integers (N_D: 200, 500, 1000)
+
+
+def _mantissa_exponent(value) -> tuple[int, int]:
     exponent = int(np.floor(np.log10(value)))
-    mantissa = int(round(value / 10**exponent))
+    return int(round(value / 10**exponent)), exponent
+
+
+def _sparse_minor(value, _) -> str:
+    mantissa, exponent = _mantissa_exponent(value)
     return f"${mantissa}\\times10^{{{exponent}}}$" if mantissa in (2, 5) else ""
 
 
+def _plain(value, _) -> str:
+    return f"{value:.0f}" if _mantissa_exponent(value)[0] in (1, 2, 5) else ""
+
+
 def tidy_log_ticks(ax) -> None:
-    """Minor-tick labels of a log axis: none when it shows two labelled powers of ten,
-    else only at 2 and 5 when that gives at least two labels; on shorter ranges
-    matplotlib's own (every minor tick) stays."""
+    """Tick labels of a log axis. Counts from 1 to PLAIN_UP_TO (training-set sizes) as
+    integers at 1, 2 and 5 x 10^k: "2 x 10^2" beside "10^3" crowds a narrow panel.
+    Otherwise minor ticks get no labels when two powers of ten are labelled, else labels
+    only at 2 and 5 when that gives at least two; on shorter ranges matplotlib's own
+    (every minor tick) stay."""
     for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() != "log" or not 0 < low < high:
             continue
         powers = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
         majors = [10**k for k in powers if low <= 10**k <= high]
         sparse = [m * 10**k for k in powers for m in (1, 2, 5) if low <= m * 10**k <= high]
-        if len(majors) >= 2:
+        if low >= 1 and high <= PLAIN_UP_TO and len(sparse) >= 2:
+            axis.set_major_formatter(FuncFormatter(_plain))
+            axis.set_minor_formatter(FuncFormatter(_plain))
+        elif len(majors) >= 2:
             axis.set_minor_formatter(NullFormatter())
         elif len(sparse) >= 2:
             axis.set_minor_formatter(FuncFormatter(_sparse_minor))
