@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -48,6 +49,7 @@ def study(cluster, tmp_path_factory):
     config = yaml.safe_load(TINY.read_text())
     for stage in ("simulate", "train"):
         config["resources"][stage]["gpu"] = 1
+    config["device"] = "auto"  # as on the cluster: CUDA where a job sees one, else the CPU
     configfile = work / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     base = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(configfile)]
@@ -73,6 +75,7 @@ def study(cluster, tmp_path_factory):
         run = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cluster.env, cwd=work)
         try:
             crashed = crash_first_running(cluster, "simulate_shard", start + 300)
+            requeued = requeue_first_running(cluster, "train", start + 600)
             returncode = run.wait(timeout=900)
         finally:
             if run.poll() is None:
@@ -82,12 +85,14 @@ def study(cluster, tmp_path_factory):
     if returncode != 0:
         pytest.fail(f"snakemake --profile profiles/slurm failed ({returncode}):\n{log[-6000:]}\n{cluster.logs()}")
     print(f"tiny study on SLURM: {seconds:.0f} s")
-    return {"work": work, "base": base, "log": log, "planned": planned, "crashed": crashed, "cluster": cluster}
+    return {
+        "work": work, "base": base, "log": log, "planned": planned, "cluster": cluster,
+        "crashed": crashed, "requeued": requeued,
+    }  # fmt: skip
 
 
-def crash_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
-    """Kill the work of the first running job of ``rule`` (its job step, as when the
-    program crashes or a node kills it), so that the job fails; return its comment."""
+def running_job(cluster: Cluster, rule: str, deadline: float) -> tuple[str, str]:
+    """(job id, comment) of the first running submission of ``rule`` (or of its group)."""
     while time.monotonic() < deadline:
         queue = subprocess.run(
             ["squeue", "--noheader", "--states=RUNNING", "--format=%i|%k"],
@@ -95,19 +100,44 @@ def crash_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
         ).stdout  # fmt: skip
         for line in queue.splitlines():
             jobid, comment = line.strip().split("|", 1)
-            if not comment.startswith(f"rule_{rule}"):
-                continue
-            pids = subprocess.run(
-                ["scontrol", "listpids", jobid], env=cluster.env, capture_output=True, text=True
-            ).stdout
-            step = [int(row.split()[0]) for row in pids.splitlines()[1:] if row.split()[2:3] == ["0"]]
-            for pid in step:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            if step:
-                return comment
+            if comment.startswith(f"rule_{rule}"):
+                return jobid, comment
         time.sleep(0.5)
     raise AssertionError(f"no {rule} job ran within the time allowed")
+
+
+def requeue_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
+    """Requeue the first running submission of ``rule`` part-way, as SLURM does to a
+    preempted job or one on a failed node: its processes are killed and the same batch
+    script runs again later. Returns its job id."""
+    jobid, _ = running_job(cluster, rule, deadline)
+    time.sleep(3)  # let it get some way into its work
+    scontrol = lambda *args: subprocess.run(["scontrol", *args], env=cluster.env, check=True, capture_output=True)  # noqa: E731
+    scontrol("requeue", jobid)
+    # SLURM holds a requeued job back for about two minutes (its begin time); a site
+    # administrator may release it early, as the test does to save that time.
+    while time.monotonic() < deadline:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            scontrol("update", f"JobId={jobid}", "StartTime=now")
+            return jobid
+        time.sleep(0.5)
+    raise AssertionError(f"requeued job {jobid} could not be released")
+
+
+def crash_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
+    """Kill the work of the first running job of ``rule`` (its job step, as when the
+    program crashes or a node kills it), so that the job fails; return its comment."""
+    while time.monotonic() < deadline:
+        jobid, comment = running_job(cluster, rule, deadline)
+        pids = subprocess.run(["scontrol", "listpids", jobid], env=cluster.env, capture_output=True, text=True).stdout
+        step = [int(row.split()[0]) for row in pids.splitlines()[1:] if row.split()[2:3] == ["0"]]
+        for pid in step:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if step:
+            return comment
+        time.sleep(0.5)
+    raise AssertionError(f"no {rule} job step ran within the time allowed")
 
 
 def dry_run_counts(base: list[str], env: dict) -> dict[str, int]:
@@ -149,6 +179,23 @@ def test_every_submitted_job_completed_in_accounting(study):
     # Every simulation job asked for its GPU through the `gpu` resource.
     simulations = [job for job in jobs if job["Comment"].startswith("rule_simulate_shard")]
     assert simulations and all("gres/gpu=1" in job["AllocTRES"] for job in simulations), simulations
+
+
+def test_a_requeued_training_submission_runs_again_to_completion(study):
+    runs = [job for job in study["cluster"].sacct(*SACCT_FIELDS, duplicates=True) if job["JobIDRaw"] == study["requeued"]]
+    assert [job["State"] for job in runs] == ["REQUEUED", "COMPLETED"], runs
+    assert runs[0]["Comment"] == "rule_train_train"
+
+
+def test_jobs_given_a_gpu_fall_back_to_the_cpu_without_cuda(study):
+    # Every job got --gpus=1 (the node's "GPUs" are /dev/null and /dev/zero), config
+    # device auto: with no CUDA device visible each one simulated and trained on the CPU.
+    work = study["work"]
+    metas = [json.loads(path.read_text()) for path in work.glob("resources/shards/*/*.json")]
+    metrics = [json.loads(path.read_text()) for path in work.glob("results/runs/**/metrics.json")]
+    assert metas and {meta["device"] for meta in metas} == {"cpu"}
+    assert len(metrics) >= study["planned"]["train"]
+    assert all(m["device"].startswith("cpu") and not m["diverged"] for m in metrics)
 
 
 def test_a_crashed_job_is_retried_with_more_time_and_memory(study):

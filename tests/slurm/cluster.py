@@ -276,11 +276,12 @@ class Cluster:
             parts.append(f"--- {log.name}\n" + "\n".join(tail))
         return "\n".join(parts)
 
-    def sacct(self, *fields: str, since: str = "now-1hours") -> list[dict[str, str]]:
-        """One dict per job allocation (no steps) that accounting knows, oldest first."""
+    def sacct(self, *fields: str, since: str = "now-1hours", duplicates: bool = False) -> list[dict[str, str]]:
+        """One dict per job allocation (no steps) that accounting knows, oldest first;
+        with ``duplicates``, one per run of a requeued job, not only its last."""
         out = subprocess.run(
             ["sacct", "--allocations", "--parsable2", "--noheader", f"--starttime={since}",
-             f"--format={','.join(fields)}", "--allusers"],
+             f"--format={','.join(fields)}", "--allusers", *(["--duplicates"] if duplicates else [])],
             env=self.env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         return [dict(zip(fields, line.split("|"))) for line in out.stdout.splitlines() if line]
