@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _physics(config_path: Path, sites: int):
+    from .config import load
     from .simulate import Physics
 
-    config = yaml.safe_load(config_path.read_text())
+    config = load(config_path)  # validated, defaults filled: any of the study's configs
     physics = Physics.from_config(config["physics"], base=REPO)
     side = int(round(math.sqrt(sites / 2)))
     side += side % 2
