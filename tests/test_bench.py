@@ -1,13 +1,19 @@
 """The benchmark command's contract: progress on stderr, one JSON object as the last
-line of stdout (speed itself is measured by running it, not by the tests)."""
+line of stdout (speed itself is measured by running it, not by the tests), and --record,
+which writes the measurement where the planner reads it."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
+import yaml
 
-from conftest import TINY
+from conftest import REPO, TINY
+from regscale import plan, throughput
+from regscale.config import load
+from regscale.models import build_model, count_parameters
 
 REQUIRED = {"device", "sites_per_sample", "batch", "steps_mean", "seconds_per_sample", "site_steps_per_s"}
 
@@ -17,7 +23,7 @@ def test_simulate_benchmark_prints_one_json_line():
     result = subprocess.run(command + ["--batch", "3", "--device", "cpu"], capture_output=True, text=True, check=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert REQUIRED <= set(report)
-    assert report["sites_per_sample"] == 512 and report["batch"] == 3 and report["device"] == "cpu"
+    assert report["sites_per_sample"] == 512 and report["batch"] == 3 and report["device"].startswith("cpu")
     assert report["steps_mean"] > 0 and report["seconds_per_sample"] > 0
     assert report["site_steps_per_s"] * report["seconds_per_sample"] == pytest.approx(512 * report["steps_mean"])
     assert "relaxed" in result.stderr
@@ -27,3 +33,90 @@ def test_a_bad_config_is_named():
     command = [sys.executable, "-m", "regscale.bench", "simulate", "--config", "no/such.yaml"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0 and "no/such.yaml does not exist" in result.stderr
+
+
+def bench(*args):
+    result = subprocess.run([sys.executable, "-m", "regscale.bench", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def test_recorded_measurements_are_what_the_plan_uses(tmp_path):
+    """Issue 5.5: device-hours come from measured throughput, written by the benchmark
+    itself. Recording on the CPU replaces the cpu block's numbers, keeps the header, the
+    gpu block and the other measurement, and the plan computes with the new numbers."""
+    path = tmp_path / "throughput.yaml"
+    shutil.copy(REPO / "resources" / "throughput.yaml", path)
+    header = [line for line in path.read_text().splitlines() if line.startswith("#")][:5]
+    before = yaml.safe_load(path.read_text())
+
+    sim, log = bench(
+        "simulate", "--config", str(TINY), "--sites", "512", "--batch", "3", "--device", "cpu", "--record", str(path)
+    )
+    assert "replacing the cpu simulate measurement" in log and f"recorded the cpu simulate measurement in {path}" in log
+    after = yaml.safe_load(path.read_text())
+    assert path.read_text().splitlines()[:5] == header
+    assert after["gpu"] is None and after["cpu"]["train"] == before["cpu"]["train"]
+    assert after["cpu"]["name"] == sim["device"]
+    measured = after["cpu"]["simulate"]
+    assert measured["spin_steps_per_s"] == round(sim["site_steps_per_s"])
+    assert measured["steps_per_sample"] == round(sim["steps_mean"], 1)
+    assert measured["source"].startswith("python -m regscale.bench simulate --config")
+
+    config = load(TINY)
+    _, rates = plan.load_throughput(path, "cpu")
+    per_sample = 2 * 16 * 16 * measured["steps_per_sample"] / measured["spin_steps_per_s"]
+    samples = plan.simulated_samples(config) + plan.atlas_samples(config)
+    assert plan.simulation_seconds(config, rates) == pytest.approx(samples * per_sample)
+
+    train, log = bench("train", "--config", str(TINY), "--device", "cpu", "--record", str(path))
+    rates = yaml.safe_load(path.read_text())["cpu"]
+    assert rates["simulate"] == measured  # a train record leaves the simulate measurement alone
+    shape = tuple(train["image_shape"])
+    for ensemble in train["ensembles"]:
+        n_m = count_parameters(build_model("fcn", {"width": ensemble["width"], "depth": 3}, shape, 1))
+        entry = next(e for e in rates["train"]["fcn"] if e.get("members") and e["width"] == ensemble["width"])
+        assert entry["n_m"] == ensemble["n_m"] == n_m
+        assert entry["samples_per_s"] == ensemble["ensemble_samples_per_s"]
+        assert plan.samples_per_second(rates["train"]["fcn"], n_m) == entry["samples_per_s"]
+    for model in train["models"]:
+        if model["arch"] == "fcn" and model["n_m"] in {e["n_m"] for e in train["ensembles"]}:
+            continue  # planned at its ensemble's rate, as the study trains it
+        assert {"n_m": model["n_m"], "samples_per_s": model["samples_per_s"]}.items() <= next(
+            e for e in rates["train"][model["arch"]] if e["n_m"] == model["n_m"]
+        ).items()
+    # A model twice the largest measured one is planned at half its rate.
+    largest = max(rates["train"]["vit"], key=lambda e: e["n_m"])
+    assert plan.samples_per_second(rates["train"]["vit"], 2 * largest["n_m"]) == pytest.approx(
+        largest["samples_per_s"] / 2
+    )
+
+    command = [sys.executable, "-m", "regscale.plan", "--configfile", str(TINY), "--throughput", str(path)]
+    result = subprocess.run(command + ["--device", "cpu"], capture_output=True, text=True, check=True)
+    assert f"compute: hours on {train['device']}, from {path}" in result.stdout
+
+
+def test_a_half_measured_gpu_is_named(tmp_path):
+    path = tmp_path / "throughput.yaml"
+    path.write_text(yaml.safe_dump({"gpu": {"name": "x", "simulate": {"spin_steps_per_s": 1, "steps_per_sample": 1}}}))
+    with pytest.raises(SystemExit, match="the gpu block has no train measurement.*bench train --record"):
+        plan.load_throughput(path)
+    with pytest.raises(SystemExit, match="no measurements for device 'cpu'"):
+        plan.load_throughput(path, "cpu")
+
+
+def test_a_broken_record_file_fails_before_the_benchmark(tmp_path):
+    path = tmp_path / "throughput.yaml"
+    original = "gpu: [1, 2]\n"
+    path.write_text(original)
+    command = [sys.executable, "-m", "regscale.bench", "simulate", "--config", str(TINY), "--sites", "512"]
+    result = subprocess.run(command + ["--record", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert f"{path}: expected device blocks" in result.stderr and "relaxed" not in result.stderr
+    assert path.read_text() == original
+
+
+def test_record_refuses_an_unknown_stage(tmp_path):
+    with pytest.raises(ValueError, match="unknown benchmark 'evaluate'"):
+        throughput.record(tmp_path / "t.yaml", "evaluate", "cpu", {}, "x")
+    assert not (tmp_path / "t.yaml").exists()

@@ -1,6 +1,8 @@
 """Benchmarks: ``python -m regscale.bench simulate|train [options]``.
 
 Each prints progress to stderr and, as its last line on stdout, one JSON object.
+``--record`` also writes the measurement into resources/throughput.yaml (or the file
+given), in the block of the device it ran on, where regscale.plan reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from . import throughput
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,6 +37,7 @@ def bench_simulate(args) -> dict:
     import torch
 
     from .simulate import resolve_device, sample_parameters, simulate
+    from .train import device_name
 
     physics = _physics(args.config, args.sites)
     physics.check()
@@ -55,7 +60,7 @@ def bench_simulate(args) -> dict:
     n = len(params)
     return {
         "benchmark": "simulate",
-        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "device": device_name(device),
         "dtype": physics.dtype,
         "compile": physics.compile,
         "lattice": [2, physics.rows, physics.cols],
@@ -99,8 +104,29 @@ def main(argv=None) -> None:
     train.add_argument("--image-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
     train.add_argument("--config", type=Path, default=REPO / "config.yaml", help="image size and model sizes from this config")
     train.add_argument("--threads", type=int, default=1, help="torch threads (the train rule's, 1 in config.yaml)")
+    for command in (sim, train):
+        command.add_argument(
+            "--record",
+            type=Path,
+            nargs="?",
+            const=throughput.FILE,
+            metavar="FILE",
+            help="write the measurement into FILE (default resources/throughput.yaml) for regscale.plan",
+        )
     args = parser.parse_args(argv)
+    if args.record:
+        try:
+            throughput.read(args.record)  # a broken file fails now, not after the benchmark
+        except ValueError as error:
+            parser.error(str(error))
     result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
+    if args.record:
+        from .simulate import resolve_device
+
+        kind = throughput.device_kind(resolve_device(args.device).type)
+        command = "python -m regscale.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+        log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+        throughput.record(args.record, args.what, kind, result, command, log=log)
     print(json.dumps(result))
 
 

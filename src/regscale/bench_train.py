@@ -30,7 +30,7 @@ from . import train
 from .config import load
 from .ensemble import SingleModel
 from .jobspec import JobSpec
-from .models import build_model
+from .models import build_model, count_parameters
 from .simulate import resolve_device
 from .study import size_label
 
@@ -133,6 +133,7 @@ def ensemble_comparison(
         "width": width,
         "depth": 3,
         "members": MEMBERS,
+        "n_m": count_parameters(build_model("fcn", spec.size, spec.image_shape, 1)),
         "n_d": spec.n_d,
         "epochs": epochs,
         "batch_size": batch_size,

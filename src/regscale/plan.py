@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from . import study
+from . import study, throughput
 from .config import load
 from .shards import shard_count
 
 REPO = Path(__file__).resolve().parents[2]
-THROUGHPUT = REPO / "resources" / "throughput.yaml"
+THROUGHPUT = throughput.FILE
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 IMAGE_BYTES_PER_SPIN = 2  # float16
 TABLE_BYTES_PER_SAMPLE = 90  # a shard's CSV row (id, labels, diagnostics): ~80 bytes measured
@@ -106,13 +106,8 @@ def run_samples(config: dict, job: study.Job) -> int:
 
 
 def load_throughput(path: Path = THROUGHPUT, device: str | None = None) -> tuple[str, dict]:
-    """(device, entries) of the throughput file: the GPU's where measured, else the CPU's."""
-    measured = yaml.safe_load(Path(path).read_text())
-    if device is None:
-        device = "gpu" if measured.get("gpu") else "cpu"
-    if not measured.get(device):
-        raise SystemExit(f"{path}: no measurements for device {device!r} yet (see the file's header)")
-    return device, measured[device]
+    """(device, measurements) of the throughput file: the GPU's where measured, else the CPU's."""
+    return throughput.load(path, device)
 
 
 def samples_per_second(rates: list[dict], n_m: int) -> float:
