@@ -148,7 +148,9 @@ class MemberAdam:
         """Per-member rates (K,); 0 for a member that must not move."""
         rates = np.asarray(rates, dtype=float).reshape(-1)
         if not np.array_equal(rates, self._rates):
-            self.lr.copy_(torch.from_numpy(rates))
+            # non_blocking: a per-step schedule sets rates every step, and a blocking
+            # host-to-GPU copy would wait for all queued work each time.
+            self.lr.copy_(torch.from_numpy(rates), non_blocking=True)
             self._rates = rates
 
     @torch.no_grad()
