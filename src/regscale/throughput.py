@@ -72,10 +72,14 @@ def summary(stage: str, result: dict) -> str:
     if stage == "simulate":
         return (
             f"{result['samples']} samples of {result['sites_per_sample']} spins, batch {result['batch']}, "
-            f"{result['dtype']}, tol {result['tol_meV']} meV, {result['converged_fraction']:.0%} converged"
+            f"{result['dtype']}, tol {result['tol_meV']} meV, {result['converged_fraction']:.0%} converged, "
+            f"{os.cpu_count()} cores"
         )
     shape = " x ".join(str(n) for n in result["image_shape"])
-    return f"images {shape}, {result['dtype']}, {result['threads']} torch thread(s), synthetic data"
+    return (
+        f"images {shape}, {result['dtype']}, {result['threads']} torch thread(s) of {os.cpu_count()} cores, "
+        "synthetic data"
+    )
 
 
 def record(path: Path, stage: str, kind: str, result: dict, command: str, log=print) -> dict:
@@ -96,7 +100,7 @@ def record(path: Path, stage: str, kind: str, result: dict, command: str, log=pr
 
     # The header comment (what the file is, how to fill it) survives; YAML drops comments.
     header = "".join(_leading_comments(text)).rstrip() + "\n"
-    body = yaml.safe_dump(measured, sort_keys=False, width=100)
+    body = yaml.dump(measured, Dumper=_Dumper, sort_keys=False, width=100)
     scratch = path.with_name(f".{path.name}.tmp")
     scratch.write_text(header + "\n" + body)
     os.replace(scratch, path)
@@ -116,6 +120,19 @@ def read(path: Path) -> tuple[str, dict]:
     if not isinstance(measured, dict) or not all(isinstance(block, (dict, type(None))) for block in measured.values()):
         raise ValueError(f"{path}: expected device blocks (gpu: ..., cpu: ...), each a mapping or null")
     return text, measured
+
+
+class _Dumper(yaml.SafeDumper):
+    """One line per measured size ({n_m: ..., samples_per_s: ..., width: ...}), blocks
+    for the rest: the file is meant to be read."""
+
+
+def _represent_dict(dumper, data):
+    flow = "source" not in data and not any(isinstance(value, (dict, list)) for value in data.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+
+_Dumper.add_representer(dict, _represent_dict)
 
 
 def _leading_comments(text: str):
