@@ -64,7 +64,7 @@ def test_recorded_measurements_are_what_the_plan_uses(tmp_path):
     assert measured["source"].startswith("python -m regscale.bench simulate --config")
 
     config = load(TINY)
-    _, rates = plan.load_throughput(path, "cpu")
+    _, rates = throughput.load(path, "cpu")
     per_sample = 2 * 16 * 16 * measured["steps_per_sample"] / measured["spin_steps_per_s"]
     samples = plan.simulated_samples(config) + plan.atlas_samples(config)
     assert plan.simulation_seconds(config, rates) == pytest.approx(samples * per_sample)
@@ -100,9 +100,9 @@ def test_a_half_measured_gpu_is_named(tmp_path):
     path = tmp_path / "throughput.yaml"
     path.write_text(yaml.safe_dump({"gpu": {"name": "x", "simulate": {"spin_steps_per_s": 1, "steps_per_sample": 1}}}))
     with pytest.raises(SystemExit, match="the gpu block has no train measurement.*bench train --record"):
-        plan.load_throughput(path)
+        throughput.load(path)
     with pytest.raises(SystemExit, match="no measurements for device 'cpu'"):
-        plan.load_throughput(path, "cpu")
+        throughput.load(path, "cpu")
 
 
 def test_a_broken_record_file_fails_before_the_benchmark(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY, snakemake
-from regscale import plan, study
+from regscale import plan, study, throughput
 from regscale.config import load
 
 PAPER = REPO / "configs" / "paper.yaml"
@@ -60,7 +60,7 @@ def test_paper_jobs_and_submissions():
 
 def test_paper_storage():
     config = load(PAPER)
-    runs = plan.training(config, plan.load_throughput(device="cpu")[1])
+    runs = plan.training(config, throughput.load(throughput.FILE, "cpu")[1])
     sizes = plan.storage(config, runs)
     # 122,880 samples (112 + 8 shards of 1024) of 2 x 100 x 100 float16 spins
     assert sizes["shard_images"] == 122_880 * 2 * 100 * 100 * 2

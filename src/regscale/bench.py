@@ -117,16 +117,18 @@ def main(argv=None) -> None:
             help="write the measurement into FILE (default resources/throughput.yaml) for regscale.plan",
         )
     args = parser.parse_args(argv)
-    if args.record:
-        try:
+    from .simulate import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+        if args.record:
             throughput.read(args.record)  # a broken file fails now, not after the benchmark
-        except ValueError as error:
-            parser.error(str(error))
+    except ValueError as error:
+        parser.error(str(error))
+    args.device = str(device)  # "auto" resolved once, for the benchmark and the record
     result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
     if args.record:
-        from .simulate import resolve_device
-
-        kind = throughput.device_kind(resolve_device(args.device).type)
+        kind = throughput.device_kind(device.type)
         command = "python -m regscale.bench " + " ".join(sys.argv[1:] if argv is None else argv)
         log = lambda line: print(line, file=sys.stderr)  # noqa: E731
         throughput.record(args.record, args.what, kind, result, command, log=log)

@@ -176,7 +176,7 @@ def throughput(arch: str, size: dict, image_shape, device: torch.device, n: int,
     return {
         "arch": arch,
         "size": size_label(arch, size),
-        "n_m": sum(p.numel() for p in model.parameters()),
+        "n_m": count_parameters(model),
         "batch_size": batch_size,
         "samples_per_s": round(rate, 1),
     }
@@ -189,7 +189,7 @@ def largest_sizes(config: dict, shape) -> dict[str, dict]:
     for experiment in config["experiments"].values():
         arch = experiment["arch"]
         for size in experiment["sizes"]:
-            n_m = sum(p.numel() for p in build_model(arch, size, shape, 1).parameters())
+            n_m = count_parameters(build_model(arch, size, shape, 1))
             if arch not in best or n_m > best[arch][0]:
                 best[arch] = (n_m, size)
     return {arch: size for arch, (_, size) in best.items()}

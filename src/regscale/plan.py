@@ -105,11 +105,6 @@ def run_samples(config: dict, job: study.Job) -> int:
     return passes * n_train * schedule.epochs(job.n_d, passes * batches, settings["max_epochs"])
 
 
-def load_throughput(path: Path = THROUGHPUT, device: str | None = None) -> tuple[str, dict]:
-    """(device, measurements) of the throughput file: the GPU's where measured, else the CPU's."""
-    return throughput.load(path, device)
-
-
 def samples_per_second(rates: list[dict], n_m: int) -> float:
     """Training samples (realization-samples for an ensemble) per second for a model of
     n_m parameters: the measurement of the closest size, scaled down in proportion to
@@ -178,9 +173,9 @@ def duration(seconds: float) -> str:
 
 
 def report(
-    config: dict, configfile: str, throughput: Path = THROUGHPUT, device: str | None = None, profile=PROFILE
+    config: dict, configfile: str, measured: Path = THROUGHPUT, device: str | None = None, profile=PROFILE
 ) -> str:
-    device, rates = load_throughput(throughput, device)
+    device, rates = throughput.load(measured, device)
     counts = job_counts(config)
     packed = submissions(counts, profile)
     runs = training(config, rates)
@@ -203,7 +198,7 @@ def report(
         "  plus one local job per cheap rule (shard manifest, atlas figure, tables, fits,",
         f"  figures, all); SLURM submissions {packing}",
         "",
-        f"compute: {unit}, from {display(throughput)}",
+        f"compute: {unit}, from {display(measured)}",
     ]
     simulation = simulation_seconds(config, rates) * per_job["simulate"]
     samples, spins = simulated_samples(config) + atlas_samples(config), math.prod(image_shape(config))

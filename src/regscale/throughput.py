@@ -82,8 +82,8 @@ def summary(stage: str, result: dict) -> str:
     )
 
 
-def record(path: Path, stage: str, kind: str, result: dict, command: str, log=print) -> dict:
-    """Write one benchmark result into the throughput file; returns the new block."""
+def record(path: Path, stage: str, kind: str, result: dict, command: str, log=print) -> None:
+    """Write one benchmark result into the throughput file."""
     if stage not in STAGES:
         raise ValueError(f"unknown benchmark {stage!r}; expected one of {STAGES}")
     path = Path(path)
@@ -105,7 +105,6 @@ def record(path: Path, stage: str, kind: str, result: dict, command: str, log=pr
     scratch.write_text(header + "\n" + body)
     os.replace(scratch, path)
     log(f"recorded the {kind} {stage} measurement in {path}")
-    return block
 
 
 def read(path: Path) -> tuple[str, dict]:
