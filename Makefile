@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 # The default (laptop-scale) study, end to end: shards, training, analysis, and the
 # Snakemake report results/report.html (every figure with its caption, the tables).
+# A dry run (-n) makes nothing, so it gets no report.
+DRY_RUN := $(filter -n --dry-run --dryrun,$(SNAKEMAKE_ARGS))
 study: venv
-	$(BIN)/snakemake --cores $(CORES) --report results/report.html --report-after-run $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(if $(DRY_RUN),,--report results/report.html --report-after-run) $(SNAKEMAKE_ARGS)
 
 # The report alone, for outputs already made.
 report: venv

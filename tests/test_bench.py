@@ -29,10 +29,24 @@ def test_simulate_benchmark_prints_one_json_line():
     assert "relaxed" in result.stderr
 
 
-def test_a_bad_config_is_named():
-    command = [sys.executable, "-m", "regscale.bench", "simulate", "--config", "no/such.yaml"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode != 0 and "no/such.yaml does not exist" in result.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["simulate", "--config", "no/such.yaml"], "config file no/such.yaml does not exist"),
+        (["train", "--config", "no/such.yaml"], "config file no/such.yaml does not exist"),
+        (["simulate", "--device", "gpu"], "unknown device 'gpu'; expected auto, cpu, cuda or cuda:N"),
+        (["simulate", "--sites", "-50"], "argument --sites: -50 is below the minimum 8"),
+        (["simulate", "--sites", "64"], "moire period 98 A exceeds the"),
+        (["train", "--threads", "0"], "argument --threads: 0 is below the minimum 1"),
+        (["simulate", "--record", "no/such/folder/rates.yaml"], "folder no/such/folder does not exist"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(args, message):
+    """Named on one line, exit status 2, before any benchmark runs: no traceback."""
+    result = subprocess.run([sys.executable, "-m", "regscale.bench", *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def bench(*args):

@@ -35,9 +35,12 @@ def test_defaults_are_filled():
     config = raw()
     del config["physics"]["relax"]
     del config["physics"]["interlayer"]
+    del config["resources"]
     validate(config)
     assert config["physics"]["relax"]["max_steps"] == 5000
     assert config["physics"]["interlayer"]["shells"] == 3
+    for rule in ("simulate", "train", "aggregate"):
+        assert config["resources"][rule] == {"threads": 1, "mem_mb": 2000, "runtime": 60, "gpu": 0}
 
 
 @pytest.mark.parametrize(
@@ -58,11 +61,54 @@ def test_defaults_are_filled():
         ({"train": {"schedule": "warp"}}, r"schedule 'warp' is not defined under `schedules`"),
         ({"experiments": {"vit": {"sizes": [{"patch": 4}]}}}, r"experiments\.vit\.sizes: vit size .* expected exactly the keys"),
         ({"device": "gpu"}, r"device: 'gpu' does not match"),
+        # 32 x 16 sites are 51 x 183 A: a 98 A period fits along one side only.
+        (
+            {"physics": {"lattice": {"rows": 32, "cols": 16}}},
+            r"moire period 98 A exceeds the 51 x 183 A sample \(32 x 16 sites\) along its shorter side",
+        ),
+        ({"analysis": {"fit_nd": [2048, 128]}}, r"analysis\.fit_nd: \[2048, 128\] is empty"),
     ],
 )
 def test_bad_config_names_the_problem(override, message):
     with pytest.raises(ConfigError, match=message):
         validate(with_overrides(raw(), override))
+
+
+@pytest.mark.parametrize(
+    "remove, message",
+    [
+        (("train", "n_d"), r"train\.n_d is missing"),
+        ((None, "experiments"), r"experiments: none defined"),
+    ],
+)
+def test_a_study_without_training_is_refused(remove, message):
+    config = raw()
+    section, key = remove
+    del (config[section] if section else config)[key]
+    with pytest.raises(ConfigError, match=message):
+        validate(config)
+
+
+def test_shipped_configs_give_small_training_sets_real_epochs():
+    """An epoch is the unit of patience and early stopping, so at the smallest N_D it
+    must still be many optimizer steps (train.min_epoch_steps), not a handful."""
+    from regscale import train
+
+    for path in (DEFAULT, PAPER):
+        config = load(path)
+        for name, experiment in config["experiments"].items():
+            settings = config["train"]["archs"][experiment["arch"]]
+            n_d = min(experiment.get("n_d", config["train"]["n_d"]))
+            n_train, _ = train.split_sizes(n_d, config["train"]["validation_fraction"])
+            per_pass = len(train.batch_bounds(n_train, settings["batch_size"])) - 1
+            steps = per_pass * -(-settings["min_epoch_steps"] // per_pass)
+            assert steps >= 8, f"{path.name}: experiments.{name} at N_D = {n_d}: {steps} steps per epoch"
+
+
+def test_bad_yaml_is_named(tmp_path):
+    (tmp_path / "broken.yaml").write_text("seed: [\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML"):
+        load(tmp_path / "broken.yaml")
 
 
 def test_missing_file_and_non_mapping(tmp_path):

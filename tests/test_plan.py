@@ -129,3 +129,16 @@ def test_the_command_prints_the_paper_plan():
     assert re.search(r"^  shards\s+4\.9 GB", out, re.MULTILINE), out
     hours = [float(x.replace(",", "")) for x in re.findall(r"^  total\s+([\d,.]+)$", out, re.MULTILINE)]
     assert hours and np.isfinite(hours[0]) and hours[0] > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--configfile", "no/such.yaml"], "config file no/such.yaml does not exist"),
+        (["--throughput", "no/such/folder/rates.yaml"], "folder no/such/folder does not exist"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(args, message):
+    result = subprocess.run([sys.executable, "-m", "regscale.plan", *args], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

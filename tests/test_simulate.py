@@ -40,3 +40,5 @@ def test_unknown_or_missing_device_is_a_clear_error():
         with pytest.raises(ValueError, match="device 'cuda' requested but no CUDA device is visible"):
             resolve_device("cuda")
     assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu'; expected auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu")

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from . import throughput
+from .config import load
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _physics(config_path: Path, sites: int):
-    from .config import load
     from .simulate import Physics
 
     config = load(config_path)  # validated, defaults filled: any of the study's configs
@@ -31,6 +31,19 @@ def _physics(config_path: Path, sites: int):
     side = int(round(math.sqrt(sites / 2)))
     side += side % 2
     return dataclasses.replace(physics, rows=side, cols=side)
+
+
+def _at_least(low: int):
+    """An argparse type: an integer >= low."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {low}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message
+    return parse
 
 
 def bench_simulate(args) -> dict:
@@ -96,17 +109,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m regscale.bench", description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
     sim = sub.add_parser("simulate", help="relaxed samples per second of the spin simulator")
-    sim.add_argument("--sites", type=int, default=23328, help="spins per sample, both layers (default 2 x 108 x 108)")
-    sim.add_argument("--batch", type=int, default=8, help="samples relaxed at once")
-    sim.add_argument("--repeats", type=int, default=1, help="batches to time")
+    sim.add_argument(
+        "--sites", type=_at_least(8), default=23328, help="spins per sample, both layers (default 2 x 108 x 108)"
+    )
+    sim.add_argument("--batch", type=_at_least(1), default=8, help="samples relaxed at once")
+    sim.add_argument("--repeats", type=_at_least(1), default=1, help="batches to time")
     sim.add_argument("--device", default="auto", help="cpu, cuda or auto")
     sim.add_argument("--config", type=Path, default=REPO / "config.yaml", help="physics taken from this config")
     sim.add_argument("--seed", type=int, default=0)
     train = sub.add_parser("train", help="training throughput and seed-batched ensemble speed-up")
     train.add_argument("--device", default="auto")
     train.add_argument("--image-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
-    train.add_argument("--config", type=Path, default=REPO / "config.yaml", help="image size and model sizes from this config")
-    train.add_argument("--threads", type=int, default=1, help="torch threads (the train rule's, 1 in config.yaml)")
+    train.add_argument(
+        "--config", type=Path, default=REPO / "config.yaml", help="image size and model sizes from this config"
+    )
+    train.add_argument(
+        "--threads", type=_at_least(1), default=1, help="torch threads (the train rule's, 1 in config.yaml)"
+    )
     for command in (sim, train):
         command.add_argument(
             "--record",
@@ -119,20 +138,25 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from .simulate import resolve_device
 
+    # Every mistake in the arguments fails here, before a benchmark that may take minutes.
     try:
         device = resolve_device(args.device)
+        if args.what == "simulate":
+            _physics(args.config, args.sites).check()
+        else:
+            load(args.config)
         if args.record:
-            throughput.read(args.record)  # a broken file fails now, not after the benchmark
-    except ValueError as error:
+            throughput.read(args.record)
+    except ValueError as error:  # ConfigError included
         parser.error(str(error))
     args.device = str(device)  # "auto" resolved once, for the benchmark and the record
     result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
+    print(json.dumps(result), flush=True)  # first, so that a failed record loses no measurement
     if args.record:
         kind = throughput.device_kind(device.type)
         command = "python -m regscale.bench " + " ".join(sys.argv[1:] if argv is None else argv)
         log = lambda line: print(line, file=sys.stderr)  # noqa: E731
         throughput.record(args.record, args.what, kind, result, command, log=log)
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,11 @@ def load(path: Path | str) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    with open(path) as handle:
-        config = yaml.safe_load(handle)
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(config).__name__}")
     return validate(config)
@@ -76,13 +79,19 @@ def check(config: dict) -> None:
         if outside:
             raise ConfigError(f"data.atlas.{name}: {outside} outside physics.ranges.{name} = {[low, high]}")
     _check_training(config)
+    for axis in ("fit_nd", "fit_nm"):
+        low, high = config["analysis"][axis]
+        if low is not None and high is not None and low > high:
+            raise ConfigError(f"analysis.{axis}: [{low}, {high}] is empty; give [min, max] (null for open)")
 
 
 def _check_training(config: dict) -> None:
     from .study import size_label
 
-    if "n_d" not in config.get("train", {}):
-        return
+    if not config["experiments"]:
+        raise ConfigError("experiments: none defined; a study trains at least one (see config.yaml for the form)")
+    if "n_d" not in config["train"]:
+        raise ConfigError("train.n_d is missing: the training-set sizes N_D of the study, e.g. [224, 448, 896]")
     pool = config["data"]["pool_size"]
     schedules = config["schedules"]
     names = [config["train"]["schedule"]]

@@ -241,7 +241,11 @@ def main(argv=None) -> None:
     parser.add_argument("--device", choices=("gpu", "cpu"), help="whose measurements (default: gpu when measured)")
     parser.add_argument("--profile", type=Path, default=PROFILE, help="Snakemake profile whose packing to count")
     args = parser.parse_args(argv)
-    print(report(load(args.configfile), args.configfile, args.throughput, args.device, args.profile))
+    try:
+        text = report(load(args.configfile), args.configfile, args.throughput, args.device, args.profile)
+    except ValueError as error:  # a bad config (ConfigError) or throughput file, named
+        parser.error(str(error))
+    print(text)
 
 
 if __name__ == "__main__":

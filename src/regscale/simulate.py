@@ -6,6 +6,7 @@ Pure functions of arrays and dataclasses: shard files are written by scripts/.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -80,10 +81,12 @@ class Physics:
             )
         width, height = sample_extent(self.rows, self.cols, self.lattice_constant)
         period = float(self.lattice_constant / (2 * math.sin(math.radians(theta_low) / 2)))
-        if period > max(width, height):
+        # A full period along both axes: the image must show the whole moire cell.
+        if period > min(width, height):
             raise ValueError(
                 f"physics.ranges.theta: at theta = {theta_low} deg the moire period {period:.0f} A exceeds the "
-                f"{width:.0f} x {height:.0f} A sample ({self.rows} x {self.cols} sites); raise theta or the lattice"
+                f"{width:.0f} x {height:.0f} A sample ({self.rows} x {self.cols} sites) along its shorter side; "
+                f"raise theta or the lattice"
             )
 
 
@@ -100,11 +103,17 @@ def jperp_maps(physics: Physics, theta_deg: np.ndarray) -> np.ndarray:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """auto, cpu, cuda or cuda:N (the config schema's device pattern) as a torch device."""
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", name):
+        raise ValueError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} requested but no CUDA device is visible")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} requested but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return device
 
 
 def sample_parameters(ranges: dict, n: int, rng: np.random.Generator) -> pd.DataFrame:

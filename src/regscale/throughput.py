@@ -111,6 +111,8 @@ def read(path: Path) -> tuple[str, dict]:
     """(text, device blocks) of a throughput file; a missing file is an empty one. The
     benchmark calls this before it runs, so that a broken file fails at once."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: folder {path.parent} does not exist")
     text = path.read_text() if path.exists() else HEADER
     try:
         measured = yaml.safe_load(text) or {}
