@@ -112,7 +112,7 @@ def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np
     return row, alphas
 
 
-def _usable(runs: pd.DataFrame) -> pd.DataFrame:
+def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         raise ValueError("the runs table is empty: nothing to fit")
     used = runs[~runs["excluded"].astype(bool)]
@@ -139,7 +139,7 @@ def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed
 def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0) -> pd.DataFrame:
     """alpha_D for every (arch, size, schedule, model, target) with enough N_D values."""
     rows = []
-    for key, series in _usable(runs).groupby(SERIES, sort=True):
+    for key, series in usable_runs(runs).groupby(SERIES, sort=True):
         fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed)
         if fit is not None:
             arch, size, schedule, model_target, target = key
@@ -154,7 +154,7 @@ def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed
 
 def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.95, n_boot=1000, seed=0):
     """alpha_M for every experiment with enough sizes, per schedule, model, target and N_D."""
-    usable, rows = _usable(runs), []
+    usable, rows = usable_runs(runs), []
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
         chosen = select(usable, spec)
@@ -182,7 +182,7 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
     """alpha_D = a log10(N_M / 1e6) + b across each experiment's sizes, without the
     largest N_M. The bootstrap refits the line through the bootstrap exponents of the
     data fits (the same resamples as in :func:`data_exponents`)."""
-    usable, rows = _usable(runs), []
+    usable, rows = usable_runs(runs), []
     tail = (1 - confidence) / 2
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)

@@ -454,6 +454,7 @@ def train_group(
     _blend(group.state(), best, torch.ones(members, dtype=torch.bool, device=device), group)
     test = member_mse(group, data.x_test, data.y_test)
     wall = progress.wall_s + time.perf_counter() - started
+    shared = {"device": device_name(device), "config_digest": spec.digest(), "code_digest": code_digest()}
     results = []
     for k, seed in enumerate(seeds):
         test_k = np.where(progress.diverged[k], np.nan, test[k])
@@ -488,12 +489,12 @@ def train_group(
             "batch_size": settings["batch_size"],
             "ensemble_size": members,
             "wall_s": round(wall, 3),
-            "device": device_name(device),
+            "device": shared["device"],
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            "config_digest": spec.digest(),
+            "config_digest": shared["config_digest"],
             "data_digest": data.digest,
-            "code_digest": code_digest(),
+            "code_digest": shared["code_digest"],
         }
         history = pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"])
         results.append({"metrics": metrics, "history": history, "state_dict": group.member_state_dict(k)})

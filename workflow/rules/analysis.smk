@@ -35,6 +35,7 @@ ANALYSIS_CODE = {
     "aggregate": library_digest("aggregate.py", "study.py"),
     "stats": library_digest("stats.py", "aggregate.py"),
     "fits": library_digest("fits.py", "stats.py"),
+    "joint": library_digest("joint.py", "fits.py", "stats.py"),
     "figures": library_digest(
         "stats.py",
         *sorted(
@@ -145,6 +146,35 @@ rule fit_exponents:
         code=ANALYSIS_CODE["fits"],
     script:
         "../../scripts/fits.py"
+
+
+rule fit_joint_law:
+    input:
+        runs="results/tables/runs.csv",
+    output:
+        laws=report(
+            "results/tables/joint_law.csv",
+            caption="../report/joint_law.rst",
+            category="Tables",
+            labels={"table": "joint_law", "content": "L(N_D, N_M) (CSV)"},
+        ),
+    log:
+        "results/logs/analysis/fit_joint_law.log",
+    localrule: True
+    conda:
+        "../../envs/regscale.yaml"
+    threads: rule_resources("aggregate", "threads")
+    resources:
+        mem_mb=rule_resources("aggregate", "mem_mb"),
+        runtime=rule_resources("aggregate", "runtime"),
+    params:
+        analysis=canonical(FIT_SETTINGS),
+        experiments=canonical(config["experiments"]),
+        train=canonical(EXPERIMENT_TRAIN),
+        seed=config["seed"],
+        code=ANALYSIS_CODE["joint"],
+    script:
+        "../../scripts/joint_law.py"
 
 
 rule figure_architectures:

@@ -1,0 +1,177 @@
+"""The joint scaling law L(N_D, N_M) = E + A N_M^-a + B N_D^-b (docs/study.md, section 3).
+
+One law per experiment whose sizes span N_M (the FCN width sweep), schedule, model and
+target, through the geometric-mean test loss of every (N_M, N_D) cell.
+
+- The fit is robust: the residual of a cell is the natural log of the law over the
+  cell's geometric mean, and scipy's least_squares weighs it with a Huber loss
+  (quadratic up to HUBER_SCALE, linear beyond), as Hoffmann et al. (2022, "Training
+  compute-optimal large language models", approach 3) fit theirs. In log space every
+  cell counts the same whatever its loss, and one outlying cell cannot drag the law.
+- The parameters are fitted as log E, log A, a, log B, b, so E, A and B stay positive;
+  a and b are kept in [0, MAX_EXPONENT]. The surface has long flat valleys (E trades
+  against the power terms), so the fit starts from a grid and keeps the best.
+- Intervals: a percentile bootstrap that resamples the realizations within each cell
+  (as regscale.fits does for the exponents), refitting from the point estimate.
+- Held-out check: the law fitted without the largest N_D predicts that N_D's cells;
+  the table reports the error of the prediction in log10 units.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from scipy.special import logsumexp
+
+from .fits import MIN_DECADES_N_M, in_range, usable_runs
+from .stats import experiment, select, stream
+
+log = logging.getLogger(__name__)
+
+PARAMETERS = ("E", "A", "a", "B", "b")
+HUBER_SCALE = 0.1  # natural-log residual beyond which a cell counts linearly (10 % off)
+MAX_EXPONENT = 4.0
+MIN_CELLS = 8  # five parameters: at least three cells to spare, also after the hold-out
+MIN_N_D = 3  # N_D values, so that the hold-out leaves at least two
+JOINT_COLUMNS = [
+    "experiment", "arch", "schedule", "model_target", "target",
+    *(f"{p}{suffix}" for p in PARAMETERS for suffix in ("", "_boot_lo", "_boot_hi")),
+    "rms_log10_residual", "n_cells", "n_m_min", "n_m_max", "n_d_min", "n_d_max",
+    "held_out_n_d", "held_out_cells", "held_out_log10_error_mean", "held_out_log10_error_max",
+    "huber_scale", "confidence", "n_boot",
+]  # fmt: skip
+
+
+def predict(params: dict, n_m, n_d) -> np.ndarray:
+    """L(N_D, N_M) of a law given as {E, A, a, B, b}."""
+    n_m, n_d = np.asarray(n_m, dtype=float), np.asarray(n_d, dtype=float)
+    return params["E"] + params["A"] * n_m ** -params["a"] + params["B"] * n_d ** -params["b"]
+
+
+def _terms(theta: np.ndarray, log_n_m: np.ndarray, log_n_d: np.ndarray) -> np.ndarray:
+    """(3, cells): log E, log(A N_M^-a), log(B N_D^-b)."""
+    log_e, log_a, a, log_b, b = theta
+    return np.stack(np.broadcast_arrays(log_e, log_a - a * log_n_m, log_b - b * log_n_d))
+
+
+def _fit_from(theta0: np.ndarray, log_n_m, log_n_d, log_loss):
+    # E below a millionth of the smallest loss cannot be told from 0: the bound keeps
+    # the fit from walking down that flat valley for ever.
+    lower = [log_loss.min() - np.log(1e6), -np.inf, 0.0, -np.inf, 0.0]
+    upper = [np.inf, np.inf, MAX_EXPONENT, np.inf, MAX_EXPONENT]
+
+    def residuals(theta):
+        return logsumexp(_terms(theta, log_n_m, log_n_d), axis=0) - log_loss
+
+    def jacobian(theta):
+        terms = _terms(theta, log_n_m, log_n_d)
+        share = np.exp(terms - logsumexp(terms, axis=0))  # d log L / d log(term)
+        return np.stack([share[0], share[1], -share[1] * log_n_m, share[2], -share[2] * log_n_d], axis=1)
+
+    return least_squares(
+        residuals, np.clip(theta0, lower, upper), jac=jacobian, bounds=(lower, upper), loss="huber", f_scale=HUBER_SCALE
+    )
+
+
+def _starts(log_n_m, log_n_d, log_loss) -> list[np.ndarray]:
+    """A grid of starting points: the floor E below the smallest loss, and each power
+    term through the median loss at the median size, for several exponents."""
+    median_loss, lowest = np.median(log_loss), log_loss.min()
+    m_mid, d_mid = np.median(log_n_m), np.median(log_n_d)
+    starts = []
+    for floor, a, b in itertools.product((lowest - 3.0, lowest - 0.7), (0.2, 0.6, 1.2), (0.2, 0.6, 1.2)):
+        starts.append(np.array([floor, median_loss + a * m_mid, a, median_loss + b * d_mid, b]))
+    return starts
+
+
+def fit_law(n_m, n_d, log_loss, start: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """The law through cells at (n_m, n_d) with natural-log losses ``log_loss``: its
+    parameters {E, A, a, B, b} and the fitted vector (log E, log A, a, log B, b). From
+    ``start`` alone when given, else the best of a grid of starts."""
+    log_n_m, log_n_d = np.log(np.asarray(n_m, dtype=float)), np.log(np.asarray(n_d, dtype=float))
+    log_loss = np.asarray(log_loss, dtype=float)
+    starts = [start] if start is not None else _starts(log_n_m, log_n_d, log_loss)
+    best = min((_fit_from(theta, log_n_m, log_n_d, log_loss) for theta in starts), key=lambda r: r.cost)
+    log_e, log_a, a, log_b, b = best.x
+    return {"E": np.exp(log_e), "A": np.exp(log_a), "a": a, "B": np.exp(log_b), "b": b}, best.x
+
+
+def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.random.Generator) -> dict:
+    """The law, its bootstrap intervals and the held-out check for one series.
+
+    ``cells``: one row per (n_m, n_d) with ``logs``, the array of log10 losses of the
+    cell's realizations. Raises ValueError when the cells cannot determine a law."""
+    n_d_values = np.sort(cells["n_d"].unique())
+    if len(cells) < MIN_CELLS or len(n_d_values) < MIN_N_D or cells["n_m"].nunique() < 2:
+        raise ValueError(
+            f"a joint law needs at least {MIN_CELLS} cells over {MIN_N_D} N_D and 2 N_M values; "
+            f"got {len(cells)} cells, {len(n_d_values)} N_D and {cells['n_m'].nunique()} N_M"
+        )
+    n_m, n_d = cells["n_m"].to_numpy(float), cells["n_d"].to_numpy(float)
+    logs = [np.asarray(values, dtype=float) * np.log(10) for values in cells["logs"]]  # natural logs
+    log_loss = np.array([values.mean() for values in logs])  # log of each geometric mean
+    params, theta = fit_law(n_m, n_d, log_loss)
+    residual = np.log10(predict(params, n_m, n_d)) - log_loss / np.log(10)
+
+    boot = np.empty((n_boot, len(PARAMETERS)))
+    for i in range(n_boot):
+        resampled = np.array([values[rng.integers(0, len(values), len(values))].mean() for values in logs])
+        boot[i] = list(fit_law(n_m, n_d, resampled, start=theta)[0].values())
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot, tail, axis=0), np.quantile(boot, 1 - tail, axis=0)
+
+    held_out = n_d == n_d_values[-1]
+    kept_law, _ = fit_law(n_m[~held_out], n_d[~held_out], log_loss[~held_out])
+    error = np.log10(predict(kept_law, n_m[held_out], n_d[held_out])) - log_loss[held_out] / np.log(10)
+    row = {}
+    for k, name in enumerate(PARAMETERS):
+        row |= {name: params[name], f"{name}_boot_lo": low[k], f"{name}_boot_hi": high[k]}
+    return row | {
+        "rms_log10_residual": float(np.sqrt(np.mean(residual**2))),
+        "n_cells": len(cells),
+        "n_m_min": int(n_m.min()),
+        "n_m_max": int(n_m.max()),
+        "n_d_min": int(n_d.min()),
+        "n_d_max": int(n_d.max()),
+        "held_out_n_d": int(n_d_values[-1]),
+        "held_out_cells": int(held_out.sum()),
+        "held_out_log10_error_mean": float(np.mean(np.abs(error))),
+        "held_out_log10_error_max": float(np.max(np.abs(error))),
+        "huber_scale": HUBER_SCALE,
+        "confidence": confidence,
+        "n_boot": n_boot,
+    }
+
+
+def joint_laws(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int) -> pd.DataFrame:
+    """joint_law.csv: one law per experiment whose sizes span N_M, schedule, model and
+    target, through the cells inside the fit ranges (analysis.fit_nd, analysis.fit_nm);
+    series that cannot determine one are logged and skipped."""
+    usable, rows = usable_runs(runs), []
+    for name in sorted(experiments):
+        spec = experiment(experiments, train, name)
+        chosen = select(usable, spec)
+        chosen = chosen[in_range(chosen["n_d"], analysis["fit_nd"]) & in_range(chosen["n_m"], analysis["fit_nm"])]
+        for key, group in chosen.groupby(["schedule", "model_target", "target"], sort=True):
+            n_m = group["n_m"].unique()
+            if len(n_m) < 2 or np.log10(n_m.max() / n_m.min()) < MIN_DECADES_N_M:
+                log.info("no joint law for %s %s: N_M does not vary enough (%s)", name, key, sorted(n_m))
+                continue
+            cells = group.groupby(["n_m", "n_d"])["log_loss"].apply(np.asarray).rename("logs").reset_index()
+            try:
+                law = joint_law(
+                    cells, analysis["confidence"], analysis["bootstrap"], stream(seed, ("joint", name, *key))
+                )
+            except ValueError as error:
+                log.info("no joint law for %s %s: %s", name, key, error)
+                continue
+            schedule, model_target, target = key
+            rows.append(
+                dict(experiment=name, arch=spec["arch"], schedule=schedule, model_target=model_target, target=target)
+                | law
+            )
+    return pd.DataFrame(rows, columns=JOINT_COLUMNS)
