@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from conftest import planned_jobs, snakemake, write_config
-from regscale import joint
+from regscale import guidance, joint
 
 SIMULATION = {"simulate_shard", "shard_manifest", "atlas_images"}
 ANALYSIS_TABLES = {"aggregate_runs", "cell_statistics"}
@@ -25,6 +25,8 @@ def test_a_complete_run_has_nothing_left_to_do(complete):
     # Two widths x three N_D are too few cells for a joint law: the table has its header.
     header = (complete / "results/tables/joint_law.csv").read_text().splitlines()[0]
     assert header.split(",") == joint.JOINT_COLUMNS
+    header = (complete / "results/tables/guidance.csv").read_text().splitlines()[0]
+    assert header.split(",") == guidance.GUIDANCE_COLUMNS
     assert (complete / "results/figures/fig1_architectures.png").exists()
 
 
@@ -35,7 +37,7 @@ def test_a_plot_setting_reruns_only_plots(complete, tmp_path):
 
 def test_a_fit_setting_reruns_fits_and_plots(complete, tmp_path):
     jobs = planned_jobs(complete, configfile=write_config(tmp_path / "c.yaml", **{"analysis.bootstrap": 60}))
-    assert jobs.pop("fit_exponents") == 1 and jobs.pop("fit_joint_law") == 1
+    assert jobs.pop("fit_exponents") == 1 and jobs.pop("fit_joint_law") == 1 and jobs.pop("guidance") == 1
     assert jobs and all(rule.startswith("figure_") for rule in jobs), jobs
     assert not set(jobs) & (ANALYSIS_TABLES | SIMULATION)
 

@@ -94,15 +94,20 @@ def parameter_count(arch: str, size: dict, shape, n_outputs: int) -> int:
 
 def run_samples(config: dict, job: study.Job) -> int:
     """Training samples one run of the job processes at most (epochs x passes x n_train)."""
+    return samples_per_run(config, job.arch, job.schedule, job.n_d)
+
+
+def samples_per_run(config: dict, arch: str, schedule: str, n_d: int) -> int:
+    """Training samples one run of ``arch`` under ``schedule`` at N_D processes at most."""
     from .schedules import Schedule
     from .train import split_sizes
 
-    settings = config["train"]["archs"][job.arch]
-    n_train, _ = split_sizes(job.n_d, config["train"]["validation_fraction"])
+    settings = config["train"]["archs"][arch]
+    n_train, _ = split_sizes(n_d, config["train"]["validation_fraction"])
     batches = math.ceil(n_train / settings["batch_size"])
     passes = math.ceil(settings["min_epoch_steps"] / batches)
-    schedule = Schedule.from_config(config["schedules"][job.schedule])
-    return passes * n_train * schedule.epochs(job.n_d, passes * batches, settings["max_epochs"])
+    epochs = Schedule.from_config(config["schedules"][schedule]).epochs(n_d, passes * batches, settings["max_epochs"])
+    return passes * n_train * epochs
 
 
 def samples_per_second(rates: list[dict], n_m: int) -> float:
@@ -129,10 +134,14 @@ def training(config: dict, rates: dict) -> list[Training]:
     return planned
 
 
-def simulation_seconds(config: dict, rates: dict) -> float:
+def seconds_per_sample(config: dict, rates: dict) -> float:
+    """Simulating one sample of the config's lattice at the measured rate."""
     spins = math.prod(image_shape(config))
-    per_sample = spins * rates["simulate"]["steps_per_sample"] / rates["simulate"]["spin_steps_per_s"]
-    return (simulated_samples(config) + atlas_samples(config)) * per_sample
+    return spins * rates["simulate"]["steps_per_sample"] / rates["simulate"]["spin_steps_per_s"]
+
+
+def simulation_seconds(config: dict, rates: dict) -> float:
+    return (simulated_samples(config) + atlas_samples(config)) * seconds_per_sample(config, rates)
 
 
 def storage(config: dict, runs: list[Training]) -> dict[str, float]:

@@ -30,12 +30,21 @@ FIT_SETTINGS = {
     key: config["analysis"][key]
     for key in ("fit_nd", "fit_nm", "bootstrap", "confidence")
 }
+# What guidance costs a realization by (regscale.plan.seconds_per_sample, samples_per_run).
+COST_SETTINGS = {
+    "physics": {"lattice": config["physics"]["lattice"]},
+    "train": {key: config["train"][key] for key in ("archs", "validation_fraction")},
+    "schedules": config["schedules"],
+}
 # The library modules each rule runs (library_digest: a change marks the rule stale).
 ANALYSIS_CODE = {
     "aggregate": library_digest("aggregate.py", "study.py"),
     "stats": library_digest("stats.py", "aggregate.py"),
     "fits": library_digest("fits.py", "stats.py"),
     "joint": library_digest("joint.py", "fits.py", "stats.py"),
+    "guidance": library_digest(
+        "guidance.py", "joint.py", "plan.py", "throughput.py", "schedules.py"
+    ),
     "figures": library_digest(
         "stats.py",
         *sorted(
@@ -389,3 +398,33 @@ rule figure_schedules:
         code=ANALYSIS_CODE["figures"],
     script:
         "../../scripts/figure_schedules.py"
+
+
+rule guidance:
+    input:
+        laws="results/tables/joint_law.csv",
+        throughput=str(REPO / "resources" / "throughput.yaml"),
+    output:
+        guidance=report(
+            "results/tables/guidance.csv",
+            caption="../report/guidance.rst",
+            category="Tables",
+            labels={
+                "table": "guidance",
+                "content": "cheapest N_D, N_M per target error",
+            },
+        ),
+    log:
+        "results/logs/analysis/guidance.log",
+    localrule: True
+    conda:
+        "../../envs/regscale.yaml"
+    threads: rule_resources("aggregate", "threads")
+    resources:
+        mem_mb=rule_resources("aggregate", "mem_mb"),
+        runtime=rule_resources("aggregate", "runtime"),
+    params:
+        config=canonical(COST_SETTINGS),
+        code=ANALYSIS_CODE["guidance"],
+    script:
+        "../../scripts/guidance.py"

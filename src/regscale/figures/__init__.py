@@ -26,7 +26,7 @@ FIGURES = {  # file stem -> experiments it needs
 }
 FOLDER = "results/figures"
 TABLES = [f"results/tables/{name}" for name in ("runs.csv", "cells.csv", "geomean_subsets.csv")] + [
-    f"results/tables/{name}" for name in ("exponents.csv", "trend.csv", "exponents.html", "joint_law.csv")
+    f"results/tables/{name}" for name in ("exponents.csv", "trend.csv", "exponents.html", "joint_law.csv", "guidance.csv")
 ]
 
 __all__ = [
