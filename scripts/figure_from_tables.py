@@ -1,7 +1,7 @@
-"""Rules figure_architectures, figure_sweeps, figure_exponents, figure_model_size and
-figure_statistics: one figure (PNG and PDF) drawn by regscale.figures.<params.draw>
-from the rule's two input tables, in their order, and the experiments, train and plots
-settings."""
+"""Rules figure_architectures, figure_sweeps, figure_exponents, figure_model_size,
+figure_statistics and figure_joint_law: one figure (PNG and PDF) drawn by
+regscale.figures.<params.draw> from the rule's two input tables, in their order, and the
+experiments, train and plots settings."""
 
 import json
 import sys

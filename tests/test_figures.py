@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_stats import CONFIG, EXPERIMENTS, TRAIN, synthetic_runs  # noqa: E402
 
-from regscale import figures, fits, stats  # noqa: E402
+from regscale import figures, fits, joint, stats  # noqa: E402
 from regscale.figures.samples import pick_samples  # noqa: E402
 
 PLOTS = {"dpi": 50, "context": "paper", "interval": "regression"}
@@ -28,6 +28,7 @@ def tables():
         "subsets": stats.geomean_subsets(runs, 5, 1),
         "exponents": exponents,
         "trend": trend,
+        "laws": joint.joint_laws(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=1),
     }
     plt.close("all")
 
@@ -120,12 +121,31 @@ def test_missing_experiments_are_named(tables):
         figures.sweeps(tables["cells"].iloc[:0], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
 
 
+def test_fig8_draws_each_width_against_its_joint_law(tables):
+    laws = tables["laws"]
+    fig = figures.joint_law(tables["cells"], laws, EXPERIMENTS, TRAIN, PLOTS)
+    assert len(fig.axes) == 3 and all(ax.get_xscale() == ax.get_yscale() == "log" for ax in fig.axes)
+    # One curve per width, and its points: five widths of the sweep.
+    assert len(legend_texts(fig.axes[0])) == 5 and len(fig.axes[0].get_lines()) >= 5
+    law = laws[laws.target == "theta"].iloc[0]
+    title = fig.axes[0].get_title(loc="left")
+    assert f"$a$ = {law.a:.2f} [" in title and f"held out $N_D$={law.held_out_n_d}" in title
+    curve = fig.axes[0].get_lines()[-1]
+    n_d, loss = curve.get_data()
+    widest = tables["cells"][tables["cells"].size_label == "width~64/depth~3"].n_m.iloc[0]
+    assert np.allclose(loss, joint.predict(law, widest, n_d))
+    without_j = figures.joint_law(tables["cells"], laws[laws.target != "J"], EXPERIMENTS, TRAIN, PLOTS)
+    assert "no joint law" in without_j.axes[1].get_title(loc="left")
+
+
 def test_workflow_outputs_follow_the_experiments():
     outputs = figures.outputs(CONFIG)
     assert "results/figures/fig7_schedules.pdf" in outputs and "results/tables/exponents.csv" in outputs
     fewer = {**CONFIG, "experiments": {"fcn_width": EXPERIMENTS["fcn_width"]}}
     names = {path.split("/")[-1].split(".")[0] for path in figures.outputs(fewer) if "figures" in path}
-    assert names == {"fig1_architectures", "fig2_dataset", "fig4_sweeps", "fig5_exponents", "fig6_model_size"}
+    assert names == {
+        "fig1_architectures", "fig2_dataset", "fig4_sweeps", "fig5_exponents", "fig6_model_size", "fig8_joint_law"
+    }  # fmt: skip
     histories = figures.schedule_histories(CONFIG)
     assert list(histories) == ["constant", "plateau", "onecycle"]
     assert all("target~J/nd~1024/seeds~0-4" in folder for folder in histories.values())

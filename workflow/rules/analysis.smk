@@ -47,6 +47,7 @@ ANALYSIS_CODE = {
     ),
     "figures": library_digest(
         "stats.py",
+        "joint.py",
         *sorted(
             f"figures/{path.name}"
             for path in (REPO / "src" / "regscale" / "figures").glob("*.py")
@@ -364,6 +365,37 @@ rule figure_model_size:
         plots=canonical(config["plots"]),
         code=ANALYSIS_CODE["figures"],
         draw="model_size",
+    script:
+        "../../scripts/figure_from_tables.py"
+
+
+rule figure_joint_law:
+    input:
+        cells="results/tables/cells.csv",
+        laws="results/tables/joint_law.csv",
+    output:
+        png=report(
+            "results/figures/fig8_joint_law.png",
+            caption="../report/fig8_joint_law.rst",
+            category="Figures",
+            labels={"figure": "Fig. 8", "content": "joint law L(N_D, N_M)"},
+        ),
+        pdf="results/figures/fig8_joint_law.pdf",
+    log:
+        "results/logs/analysis/figure_joint_law.log",
+    localrule: True
+    conda:
+        "../../envs/regscale.yaml"
+    threads: rule_resources("aggregate", "threads")
+    resources:
+        mem_mb=rule_resources("aggregate", "mem_mb"),
+        runtime=rule_resources("aggregate", "runtime"),
+    params:
+        experiments=canonical(config["experiments"]),
+        train=canonical(EXPERIMENT_TRAIN),
+        plots=canonical(config["plots"]),
+        code=ANALYSIS_CODE["figures"],
+        draw="joint_law",
     script:
         "../../scripts/figure_from_tables.py"
 

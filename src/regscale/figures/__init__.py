@@ -1,4 +1,4 @@
-"""The study's figures (the paper's Figs. 1-7), drawn with seaborn from the tables.
+"""The study's figures (the paper's Figs. 1-7, and Fig. 8 of the joint law), drawn with seaborn from the tables.
 
 Every function takes frames and config sections and returns a matplotlib figure;
 the scripts (scripts/figure_*.py) read the tables and save PNG and PDF.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..stats import experiment
 from ..study import jobs
 from .samples import dataset
-from .scaling import architectures, exponents_vs_size, model_size, schedules, sweeps
+from .scaling import architectures, exponents_vs_size, joint_law, model_size, schedules, sweeps
 from .realizations import statistics
 
 FIGURES = {  # file stem -> experiments it needs
@@ -23,6 +23,7 @@ FIGURES = {  # file stem -> experiments it needs
     "fig5_exponents": ["fcn_width"],
     "fig6_model_size": ["fcn_width"],
     "fig7_schedules": ["schedules"],
+    "fig8_joint_law": ["fcn_width"],  # beyond the paper: the joint law of regscale.joint
 }
 FOLDER = "results/figures"
 TABLES = [f"results/tables/{name}" for name in ("runs.csv", "cells.csv", "geomean_subsets.csv")] + [
@@ -34,6 +35,7 @@ __all__ = [
     "architectures",
     "dataset",
     "exponents_vs_size",
+    "joint_law",
     "model_size",
     "outputs",
     "schedule_histories",

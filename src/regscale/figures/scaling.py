@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..joint import predict
 from ..stats import experiment, select
 from ..study import parse_size
 from .common import (
@@ -258,5 +259,41 @@ def schedules(cells, exponents, histories, experiments, train, plots, history_no
         lr_ax.set(xlabel="epoch", ylabel="learning rate", title=f"learning rate {history_note}".strip())
         loss_ax.set_yscale("log")
         loss_ax.set(xlabel="epoch", ylabel="validation loss", title=f"validation loss {history_note}".strip())
+    panel_letters(axes)
+    return fig
+
+
+def joint_law(cells, laws, experiments, train, plots) -> plt.Figure:
+    """The joint law L(N_D, N_M) of the width sweep against its cells: loss vs N_D per
+    width with the law's curve at that width's N_M; its exponents (bootstrap intervals)
+    and the error of its held-out check in each panel's title."""
+    style(plots)
+    schedule = train["schedule"]
+    _, frame = _cells_of(cells, experiments, train, "fcn_width", [schedule])
+    targets = targets_in(frame)
+    if not targets:
+        raise ValueError("joint-law figure: no cells of the width sweep (fcn_width) in cells.csv")
+    fig, axes = _panels(len(targets), height=3.4)
+    sizes = by_size(frame)
+    colours = sns.color_palette("crest", len(sizes))
+    for ax, target in zip(axes, targets):
+        law = fit_row(laws, experiment="fcn_width", schedule=schedule, target=target)
+        for size, colour in zip(sizes, colours):
+            points = _series(frame, "fcn", size, schedule, target)
+            draw_series(ax, points, "n_d", None, size_text("fcn", size, "width"), colour, "o")
+            if law is not None and not points.empty:
+                grid = np.geomspace(law["n_d_min"], law["n_d_max"], 50)
+                ax.plot(grid, predict(law, points["n_m"].iloc[0], grid), color=colour, linewidth=1.0)
+        loglog(ax, r"training set size $N_D$", LOSS if ax is axes[0] else None)
+        if law is None:
+            ax.set_title(f"{TARGET_LABELS[target]}: no joint law fitted (see the fit log)")
+        else:
+            a = interval_text(law["a"], law["a_boot_lo"], law["a_boot_hi"])
+            b = interval_text(law["b"], law["b_boot_lo"], law["b_boot_hi"])
+            ax.set_title(
+                f"{TARGET_LABELS[target]}: $a$ = {a}\n$b$ = {b}\n"
+                f"held out $N_D$={law['held_out_n_d']}: {law['held_out_log10_error_mean']:.3f} dex"
+            )
+        legend_below(ax)
     panel_letters(axes)
     return fig
