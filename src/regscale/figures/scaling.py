@@ -197,15 +197,22 @@ def exponents_vs_size(exponents, trend, experiments, train, plots) -> plt.Figure
     return fig
 
 
-def model_size(cells, exponents, experiments, train, plots) -> plt.Figure:
-    """Fig. 6: loss vs N_M at fixed N_D for the width sweep, alpha_M in the legend."""
+def _width_sweep_panels(cells, experiments, train, plots, figure: str):
+    """(schedule, cells, targets, figure, axes) of a figure of the width sweep under the
+    default schedule: one panel per target."""
     style(plots)
     schedule = train["schedule"]
     _, frame = _cells_of(cells, experiments, train, "fcn_width", [schedule])
     targets = targets_in(frame)
     if not targets:
-        raise ValueError("Fig. 6: no cells of the width sweep (fcn_width) in cells.csv")
+        raise ValueError(f"{figure}: no cells of the width sweep (fcn_width) in cells.csv")
     fig, axes = _panels(len(targets), height=3.4)
+    return schedule, frame, targets, fig, axes
+
+
+def model_size(cells, exponents, experiments, train, plots) -> plt.Figure:
+    """Fig. 6: loss vs N_M at fixed N_D for the width sweep, alpha_M in the legend."""
+    schedule, frame, targets, fig, axes = _width_sweep_panels(cells, experiments, train, plots, "Fig. 6")
     n_ds = sorted(frame["n_d"].unique())
     colours = sns.color_palette("crest", len(n_ds))
     for ax, target in zip(axes, targets):
@@ -267,13 +274,7 @@ def joint_law(cells, laws, experiments, train, plots) -> plt.Figure:
     """The joint law L(N_D, N_M) of the width sweep against its cells: loss vs N_D per
     width with the law's curve at that width's N_M; its exponents (bootstrap intervals)
     and the error of its held-out check in each panel's title."""
-    style(plots)
-    schedule = train["schedule"]
-    _, frame = _cells_of(cells, experiments, train, "fcn_width", [schedule])
-    targets = targets_in(frame)
-    if not targets:
-        raise ValueError("joint-law figure: no cells of the width sweep (fcn_width) in cells.csv")
-    fig, axes = _panels(len(targets), height=3.4)
+    schedule, frame, targets, fig, axes = _width_sweep_panels(cells, experiments, train, plots, "Fig. 8")
     sizes = by_size(frame)
     colours = sns.color_palette("crest", len(sizes))
     for ax, target in zip(axes, targets):
