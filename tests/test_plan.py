@@ -96,11 +96,14 @@ def test_training_time_scales_with_the_work():
     # plateau: at most max_epochs epochs, each of enough passes over the 196 training
     # samples to last min_epoch_steps optimizer steps
     passes = math.ceil(fcn["min_epoch_steps"] / math.ceil(196 / fcn["batch_size"]))
-    assert plan.run_samples(config, job) == fcn["max_epochs"] * passes * 196
+    assert plan.samples_per_run(config, job.arch, job.schedule, job.n_d) == fcn["max_epochs"] * passes * 196
     onecycle = study.Job("fcn", "width~16/depth~3", "onecycle", "J", 114_688, 0, 19)
     n_train = 114_688 - round(0.125 * 114_688)
     steps = min(max(math.ceil(0.5 * 114_688), 2000), 200_000)
-    assert plan.run_samples(config, onecycle) == math.ceil(steps / math.ceil(n_train / 64)) * n_train
+    assert (
+        plan.samples_per_run(config, onecycle.arch, onecycle.schedule, onecycle.n_d)
+        == math.ceil(steps / math.ceil(n_train / 64)) * n_train
+    )
 
 
 def test_every_measurement_says_where_it_came_from():

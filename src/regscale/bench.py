@@ -46,15 +46,14 @@ def _at_least(low: int):
     return parse
 
 
-def bench_simulate(args) -> dict:
+def bench_simulate(args, physics) -> dict:
+    """``physics``: the config's, on the benchmark's lattice, already checked."""
     import torch
 
-    from .simulate import resolve_device, sample_parameters, simulate
+    from .simulate import sample_parameters, simulate
     from .train import device_name
 
-    physics = _physics(args.config, args.sites)
-    physics.check()
-    device = resolve_device(args.device)
+    device = torch.device(args.device)
     rng = np.random.default_rng(args.seed)
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # Warm-up: the first calls compile the step; later shards of a run reuse it. Two
@@ -94,13 +93,13 @@ def bench_simulate(args) -> dict:
     }
 
 
-def bench_train(args) -> dict:
+def bench_train(args, config: dict) -> dict:
     from .bench_train import bench_train as run
 
     return run(
         device=args.device,
         image_shape=tuple(args.image_shape) if args.image_shape else None,
-        config=args.config,
+        config=config,
         threads=args.threads,
     )
 
@@ -142,15 +141,16 @@ def main(argv=None) -> None:
     try:
         device = resolve_device(args.device)
         if args.what == "simulate":
-            _physics(args.config, args.sites).check()
+            setting = _physics(args.config, args.sites)
+            setting.check()
         else:
-            load(args.config)
+            setting = load(args.config)
         if args.record:
             throughput.read(args.record)
     except ValueError as error:  # ConfigError included
         parser.error(str(error))
     args.device = str(device)  # "auto" resolved once, for the benchmark and the record
-    result = bench_simulate(args) if args.what == "simulate" else bench_train(args)
+    result = (bench_simulate if args.what == "simulate" else bench_train)(args, setting)
     print(json.dumps(result), flush=True)  # first, so that a failed record loses no measurement
     if args.record:
         kind = throughput.device_kind(device.type)

@@ -195,8 +195,9 @@ def largest_sizes(config: dict, shape) -> dict[str, dict]:
     return {arch: size for arch, (_, size) in best.items()}
 
 
-def bench_train(device: str = "auto", image_shape=None, config: Path | None = None, threads: int = 1) -> dict:
-    config = load(config or REPO / "config.yaml")
+def bench_train(device: str = "auto", image_shape=None, config: dict | None = None, threads: int = 1) -> dict:
+    """``config``: a validated study config (regscale.config.load); config.yaml by default."""
+    config = config or load(REPO / "config.yaml")
     device = resolve_device(device)
     torch.set_num_threads(threads)
     train.configure_device(device)

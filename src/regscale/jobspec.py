@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .config import digest, files_digest
@@ -30,6 +31,7 @@ RESUME = "results/resume"  # resumable checkpoints, outside the job's output dir
 TRAIN_SOURCES = [Path(__file__).parent / name for name in ("models.py", "ensemble.py", "schedules.py", "train.py")]
 
 
+@cache  # the sources do not change under a running process; every run and seed asks
 def code_digest() -> str:
     return files_digest(TRAIN_SOURCES)
 

@@ -92,13 +92,9 @@ def parameter_count(arch: str, size: dict, shape, n_outputs: int) -> int:
         return count_parameters(build_model(arch, size, shape, n_outputs))
 
 
-def run_samples(config: dict, job: study.Job) -> int:
-    """Training samples one run of the job processes at most (epochs x passes x n_train)."""
-    return samples_per_run(config, job.arch, job.schedule, job.n_d)
-
-
 def samples_per_run(config: dict, arch: str, schedule: str, n_d: int) -> int:
-    """Training samples one run of ``arch`` under ``schedule`` at N_D processes at most."""
+    """Training samples one run of ``arch`` under ``schedule`` at N_D processes at most
+    (epochs x passes x n_train)."""
     from .schedules import Schedule
     from .train import split_sizes
 
@@ -129,7 +125,7 @@ def training(config: dict, rates: dict) -> list[Training]:
         key = (job.arch, job.size)
         if key not in n_m:
             n_m[key] = parameter_count(job.arch, study.parse_size(job.size), shape, n_outputs)
-        work = len(job.seeds) * run_samples(config, job)
+        work = len(job.seeds) * samples_per_run(config, job.arch, job.schedule, job.n_d)
         planned.append(Training(job, n_m[key], work / samples_per_second(rates["train"][job.arch], n_m[key])))
     return planned
 

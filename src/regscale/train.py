@@ -83,6 +83,7 @@ import platform
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,7 @@ def configure_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+@lru_cache  # reads /proc/cpuinfo; asked for every run
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
@@ -365,7 +367,8 @@ def train_group(
     best = {name: t.detach().clone() for name, t in group.state().items()}
     progress = Progress.start(members, n_targets, base_lr)
     label = f"seeds {seeds[0]}-{seeds[-1]}" if members > 1 else f"seed {seeds[0]}"
-    run_digest = digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest()})
+    config_digest = spec.digest()
+    run_digest = digest({"job": config_digest, "seeds": seeds, "data": data.digest, "code": code_digest()})
 
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)  # generator states live on the CPU
@@ -454,7 +457,6 @@ def train_group(
     _blend(group.state(), best, torch.ones(members, dtype=torch.bool, device=device), group)
     test = member_mse(group, data.x_test, data.y_test)
     wall = progress.wall_s + time.perf_counter() - started
-    shared = {"device": device_name(device), "config_digest": spec.digest(), "code_digest": code_digest()}
     results = []
     for k, seed in enumerate(seeds):
         test_k = np.where(progress.diverged[k], np.nan, test[k])
@@ -489,12 +491,12 @@ def train_group(
             "batch_size": settings["batch_size"],
             "ensemble_size": members,
             "wall_s": round(wall, 3),
-            "device": shared["device"],
+            "device": device_name(device),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            "config_digest": shared["config_digest"],
+            "config_digest": config_digest,
             "data_digest": data.digest,
-            "code_digest": shared["code_digest"],
+            "code_digest": code_digest(),
         }
         history = pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"])
         results.append({"metrics": metrics, "history": history, "state_dict": group.member_state_dict(k)})
