@@ -11,7 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd
 
-from regscale import aggregate, figures
+from regscale import aggregate
+from regscale.figures import scaling
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 params = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "plots")}
@@ -22,6 +23,6 @@ for schedule, folder in zip(snakemake.params.histories, snakemake.input.historie
     cell = re.search(r"target~([^/]+)/nd~(\d+)", folder)
     note = f"({cell[1]}, $N_D$={cell[2]}, seed {seed})"
 cells, exponents = pd.read_csv(snakemake.input.cells), pd.read_csv(snakemake.input.exponents)
-figure = figures.schedules(cells, exponents, histories, params["experiments"], params["train"], params["plots"], note)
+figure = scaling.schedules(cells, exponents, histories, params["experiments"], params["train"], params["plots"], note)
 figure.savefig(snakemake.output.png)
 figure.savefig(snakemake.output.pdf, metadata={"CreationDate": None})

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from regscale import shards
-from regscale.config import digest
+from regscale.hashing import digest
 from regscale.simulate import Physics, resolve_device, simulate
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)

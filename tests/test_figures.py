@@ -11,7 +11,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_stats import CONFIG, EXPERIMENTS, TRAIN, synthetic_runs  # noqa: E402
 
-from regscale import figures, fits, joint, stats  # noqa: E402
+from regscale import fits, joint, stats  # noqa: E402
+from regscale.figures import common, realizations, registry, samples, scaling  # noqa: E402
 from regscale.figures.samples import pick_samples  # noqa: E402
 
 PLOTS = {"dpi": 50, "context": "paper", "interval": "regression"}
@@ -39,7 +40,7 @@ def legend_texts(ax) -> list[str]:
 
 
 def test_fig1_compares_architectures_per_target(tables):
-    fig = figures.architectures(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.architectures(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
     axes = fig.axes
     assert len(axes) == 3 and all(ax.get_xscale() == ax.get_yscale() == "log" for ax in axes)
     labels = legend_texts(axes[1])
@@ -50,14 +51,14 @@ def test_fig1_compares_architectures_per_target(tables):
 
 
 def test_fig4_has_width_panels_and_a_depth_panel(tables):
-    fig = figures.sweeps(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.sweeps(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
     assert len(fig.axes) == 4
     assert "depth sweep" in fig.axes[3].get_title(loc="left")
     assert len(legend_texts(fig.axes[0])) == 5 and legend_texts(fig.axes[3])[0].startswith("$n_l$=1: ")
 
 
 def test_fig5_marks_the_left_out_model_and_the_trend(tables):
-    fig = figures.exponents_vs_size(tables["exponents"], tables["trend"], EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.exponents_vs_size(tables["exponents"], tables["trend"], EXPERIMENTS, TRAIN, PLOTS)
     labels = legend_texts(fig.axes[0])
     assert any("$a_D$ = " in label and "$b_D$ = " in label for label in labels)
     assert any("left out" in label for label in labels) and "ResNet-18" in labels and "ViT" in labels
@@ -66,21 +67,21 @@ def test_fig5_marks_the_left_out_model_and_the_trend(tables):
 
 def test_figures_without_fits_still_draw(tables):
     # Too few sizes or N_D for a fit: points without lines, "(no fit)" in the legend.
-    fig = figures.exponents_vs_size(tables["exponents"], tables["trend"].iloc[:0], EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.exponents_vs_size(tables["exponents"], tables["trend"].iloc[:0], EXPERIMENTS, TRAIN, PLOTS)
     assert not any("$a_D$" in label for label in legend_texts(fig.axes[0]))
     data_only = tables["exponents"][tables["exponents"]["axis"] == "data"]
-    fig = figures.model_size(tables["cells"], data_only, EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.model_size(tables["cells"], data_only, EXPERIMENTS, TRAIN, PLOTS)
     assert all(label.endswith("(no fit)") for label in legend_texts(fig.axes[0]))
 
 
 def test_fig6_gives_alpha_m_per_nd(tables):
-    fig = figures.model_size(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.model_size(tables["cells"], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
     labels = legend_texts(fig.axes[0])
     assert len(labels) == len(TRAIN["n_d"]) and all(r"$\alpha_M$ = " in label for label in labels)
 
 
 def test_fig3_shows_first_20_and_all_realizations(tables):
-    fig = figures.statistics(tables["runs"], tables["subsets"], EXPERIMENTS, TRAIN, PLOTS)
+    fig = realizations.statistics(tables["runs"], tables["subsets"], EXPERIMENTS, TRAIN, PLOTS)
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     # 4 cells x (first 20, all 25) histograms, then the convergence panel.
     assert len(fig.axes) == 9
@@ -94,7 +95,7 @@ def test_fig7_with_training_curves(tables):
         name: pd.DataFrame({"epoch": epochs, "lr": 1e-3 / epochs, "val_loss": 1 / epochs})
         for name in ("constant", "plateau")
     }
-    fig = figures.schedules(tables["cells"], tables["exponents"], histories, EXPERIMENTS, TRAIN, PLOTS, "(J)")
+    fig = scaling.schedules(tables["cells"], tables["exponents"], histories, EXPERIMENTS, TRAIN, PLOTS, "(J)")
     assert len(fig.axes) == 3
     assert [label.split(":")[0] for label in legend_texts(fig.axes[0])] == ["constant", "plateau", "onecycle"]
     assert fig.axes[1].get_ylabel() == "learning rate"
@@ -107,23 +108,23 @@ def test_fig2_picks_samples_across_theta():
     picked = pick_samples(table, 4)
     thetas = table.theta.to_numpy()[picked]
     assert thetas[0] == thetas.min() and thetas[-1] == thetas.max() and np.all(np.diff(thetas) > 0)
-    fig = figures.dataset(images, table, PLOTS)
+    fig = samples.dataset(images, table, PLOTS)
     assert sum(1 for ax in fig.axes if ax.images) == 8  # 4 samples x 2 layers
     with pytest.raises(ValueError, match="expected"):
-        figures.dataset(images[:, :1], table, PLOTS)
+        samples.dataset(images[:, :1], table, PLOTS)
 
 
 def test_missing_experiments_are_named(tables):
     without = {name: spec for name, spec in EXPERIMENTS.items() if name != "schedules"}
     with pytest.raises(ValueError, match="schedules"):
-        figures.schedules(tables["cells"], tables["exponents"], {}, without, TRAIN, PLOTS)
+        scaling.schedules(tables["cells"], tables["exponents"], {}, without, TRAIN, PLOTS)
     with pytest.raises(ValueError, match="fcn_width"):
-        figures.sweeps(tables["cells"].iloc[:0], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
+        scaling.sweeps(tables["cells"].iloc[:0], tables["exponents"], EXPERIMENTS, TRAIN, PLOTS)
 
 
 def test_fig8_draws_each_width_against_its_joint_law(tables):
     laws = tables["laws"]
-    fig = figures.joint_law(tables["cells"], laws, EXPERIMENTS, TRAIN, PLOTS)
+    fig = scaling.joint_law(tables["cells"], laws, EXPERIMENTS, TRAIN, PLOTS)
     assert len(fig.axes) == 3 and all(ax.get_xscale() == ax.get_yscale() == "log" for ax in fig.axes)
     # One curve per width, and its points: five widths of the sweep.
     assert len(legend_texts(fig.axes[0])) == 5 and len(fig.axes[0].get_lines()) >= 5
@@ -134,19 +135,19 @@ def test_fig8_draws_each_width_against_its_joint_law(tables):
     n_d, loss = curve.get_data()
     widest = tables["cells"][tables["cells"].size_label == "width~64/depth~3"].n_m.iloc[0]
     assert np.allclose(loss, joint.predict(law, widest, n_d))
-    without_j = figures.joint_law(tables["cells"], laws[laws.target != "J"], EXPERIMENTS, TRAIN, PLOTS)
+    without_j = scaling.joint_law(tables["cells"], laws[laws.target != "J"], EXPERIMENTS, TRAIN, PLOTS)
     assert "no joint law" in without_j.axes[1].get_title(loc="left")
 
 
 def test_workflow_outputs_follow_the_experiments():
-    outputs = figures.outputs(CONFIG)
+    outputs = registry.outputs(CONFIG)
     assert "results/figures/fig7_schedules.pdf" in outputs and "results/tables/exponents.csv" in outputs
     fewer = {**CONFIG, "experiments": {"fcn_width": EXPERIMENTS["fcn_width"]}}
-    names = {path.split("/")[-1].split(".")[0] for path in figures.outputs(fewer) if "figures" in path}
+    names = {path.split("/")[-1].split(".")[0] for path in registry.outputs(fewer) if "figures" in path}
     assert names == {
         "fig1_architectures", "fig2_dataset", "fig4_sweeps", "fig5_exponents", "fig6_model_size", "fig8_joint_law"
     }  # fmt: skip
-    histories = figures.schedule_histories(CONFIG)
+    histories = registry.schedule_histories(CONFIG)
     assert list(histories) == ["constant", "plateau", "onecycle"]
     assert all("target~J/nd~1024/seeds~0-4" in folder for folder in histories.values())
 
@@ -155,7 +156,7 @@ def test_training_set_sizes_are_labelled_as_integers():
     # "2 x 10^2" beside "10^3" ran into each other in narrow panels (Fig. 7a).
     fig, ax = plt.subplots(figsize=(1.6, 1.6))
     ax.set(xscale="log", yscale="log", xlim=(100, 3000), ylim=(1e-4, 1e-1))
-    figures.common.tidy_log_ticks(ax)
+    common.tidy_log_ticks(ax)
     fig.canvas.draw()
 
     def shown(axis, minor):

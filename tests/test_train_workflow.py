@@ -59,7 +59,6 @@ def test_a_job_reads_only_the_shards_its_n_d_needs():
         jobspec.rule_resume_folder(wildcards)
         == "results/resume/arch~fcn/width~4/depth~3/schedule~plateau/target~J/nd~20/seeds~0-1"
     )
-    assert set(jobspec.TRAIN_SOURCES[0].parent.glob("*.py")) >= set(jobspec.TRAIN_SOURCES)
     assert all(job.folder.startswith(study.RUNS) for job in study.jobs(config))
 
 

@@ -6,8 +6,6 @@ tools both go through :func:`validate`, so a bad config fails the same way every
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 
 import yaml
@@ -120,21 +118,6 @@ def _check_training(config: dict) -> None:
         check_training(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-
-
-def digest(value) -> str:
-    """A short, stable hash of a JSON-serialisable value (for provenance and staleness)."""
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def files_digest(paths) -> str:
-    """A short hash of the contents of files, in the given order."""
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(Path(path).name.encode())
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()[:16]
 
 
 def with_overrides(config: dict, overrides: dict) -> dict:

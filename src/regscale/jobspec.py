@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .config import digest, files_digest
+from .codeversion import code_version
+from .hashing import digest
 from .schedules import Schedule
 from .shards import shard_count, shard_files
 from .study import RUNS, Job, parse_size
@@ -27,13 +28,14 @@ from .study import RUNS, Job, parse_size
 TARGETS = ("theta", "J", "D")
 OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "batch_size", "max_epochs", "min_epoch_steps")  # train.archs.<arch>
 RESUME = "results/resume"  # resumable checkpoints, outside the job's output directory
-# The training library: a change to any of these files re-runs every training job.
-TRAIN_SOURCES = [Path(__file__).parent / name for name in ("models.py", "ensemble.py", "schedules.py", "train.py")]
 
 
 @cache  # the sources do not change under a running process; every run and seed asks
 def code_digest() -> str:
-    return files_digest(TRAIN_SOURCES)
+    """The code version of the training library (regscale.train and every module it
+    imports, see regscale.codeversion): recorded in each run's metrics and checkpoint,
+    so that a run is resumed or reused only by the same training code."""
+    return code_version(Path(__file__).with_name("train.py"))
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,8 @@ import torch
 from torch import Tensor
 
 from . import shards
-from .config import digest
 from .ensemble import FCNEnsemble, MemberAdam, SingleModel
+from .hashing import digest
 from .jobspec import JobSpec, code_digest
 from .models import build_model
 from .schedules import Schedule

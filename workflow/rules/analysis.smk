@@ -8,16 +8,16 @@
 # runs the study and then writes it; `snakemake --report results/report.html` writes
 # it for outputs already made.
 
-from regscale import figures as study_figures
 from regscale import study
+from regscale.figures import registry as figure_registry
 
 
 report: "../report/workflow.rst"
 
 
-ANALYSIS_OUTPUTS = study_figures.outputs(config)
+ANALYSIS_OUTPUTS = figure_registry.outputs(config)
 RUN_FOLDERS = [job.folder for job in study.jobs(config)]
-SCHEDULE_HISTORIES = study_figures.schedule_histories(config)
+SCHEDULE_HISTORIES = figure_registry.schedule_histories(config)
 DATASET_SHARD = {
     kind: str(path) for kind, path in shards.shard_files("test", 0).items()
 }
@@ -36,24 +36,13 @@ COST_SETTINGS = {
     "train": {key: config["train"][key] for key in ("archs", "validation_fraction")},
     "schedules": config["schedules"],
 }
-# The library modules each rule runs (library_digest: a change marks the rule stale).
-ANALYSIS_CODE = {
-    "aggregate": library_digest("aggregate.py", "study.py"),
-    "stats": library_digest("stats.py", "aggregate.py"),
-    "fits": library_digest("fits.py", "stats.py"),
-    "joint": library_digest("joint.py", "fits.py", "stats.py"),
-    "guidance": library_digest(
-        "guidance.py", "joint.py", "plan.py", "throughput.py", "schedules.py"
-    ),
-    "figures": library_digest(
-        "stats.py",
-        "joint.py",
-        *sorted(
-            f"figures/{path.name}"
-            for path in (REPO / "src" / "regscale" / "figures").glob("*.py")
-        ),
-    ),
+# The config sections a figure may be drawn with (regscale.figures.registry.Figure.settings).
+FIGURE_SETTINGS = {
+    "experiments": canonical(config["experiments"]),
+    "train": canonical(EXPERIMENT_TRAIN),
+    "plots": canonical(config["plots"]),
 }
+ANALYSIS_RESOURCES = rule_resources_of("aggregate")
 
 
 rule aggregate_runs:
@@ -73,17 +62,14 @@ rule aggregate_runs:
         "../../envs/regscale.yaml"
     threads: rule_resources("aggregate", "threads")
     resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        code=ANALYSIS_CODE["aggregate"],
+        **ANALYSIS_RESOURCES,
     script:
         "../../scripts/aggregate.py"
 
 
 rule cell_statistics:
     input:
-        runs="results/tables/runs.csv",
+        runs=rules.aggregate_runs.output.runs,
     output:
         cells=report(
             "results/tables/cells.csv",
@@ -104,19 +90,17 @@ rule cell_statistics:
         "../../envs/regscale.yaml"
     threads: rule_resources("aggregate", "threads")
     resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
+        **ANALYSIS_RESOURCES,
     params:
         subsets=config["analysis"]["geomean_subsets"],
         seed=config["seed"],
-        code=ANALYSIS_CODE["stats"],
     script:
         "../../scripts/cells.py"
 
 
 rule fit_exponents:
     input:
-        runs="results/tables/runs.csv",
+        runs=rules.aggregate_runs.output.runs,
     output:
         exponents=report(
             "results/tables/exponents.csv",
@@ -146,21 +130,19 @@ rule fit_exponents:
         "../../envs/regscale.yaml"
     threads: rule_resources("aggregate", "threads")
     resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
+        **ANALYSIS_RESOURCES,
     params:
         analysis=canonical(FIT_SETTINGS),
         experiments=canonical(config["experiments"]),
         train=canonical(EXPERIMENT_TRAIN),
         seed=config["seed"],
-        code=ANALYSIS_CODE["fits"],
     script:
         "../../scripts/fits.py"
 
 
 rule fit_joint_law:
     input:
-        runs="results/tables/runs.csv",
+        runs=rules.aggregate_runs.output.runs,
     output:
         laws=report(
             "results/tables/joint_law.csv",
@@ -175,266 +157,19 @@ rule fit_joint_law:
         "../../envs/regscale.yaml"
     threads: rule_resources("aggregate", "threads")
     resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
+        **ANALYSIS_RESOURCES,
     params:
         analysis=canonical(FIT_SETTINGS),
         experiments=canonical(config["experiments"]),
         train=canonical(EXPERIMENT_TRAIN),
         seed=config["seed"],
-        code=ANALYSIS_CODE["joint"],
     script:
         "../../scripts/joint_law.py"
 
 
-rule figure_architectures:
-    input:
-        cells="results/tables/cells.csv",
-        exponents="results/tables/exponents.csv",
-    output:
-        png=report(
-            "results/figures/fig1_architectures.png",
-            caption="../report/fig1_architectures.rst",
-            category="Figures",
-            labels={"figure": "Fig. 1", "content": "architectures compared"},
-        ),
-        pdf="results/figures/fig1_architectures.pdf",
-    log:
-        "results/logs/analysis/figure_architectures.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="architectures",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_dataset:
-    input:
-        **DATASET_SHARD,
-    output:
-        png=report(
-            "results/figures/fig2_dataset.png",
-            caption="../report/fig2_dataset.rst",
-            category="Figures",
-            labels={"figure": "Fig. 2", "content": "dataset and model"},
-        ),
-        pdf="results/figures/fig2_dataset.pdf",
-    log:
-        "results/logs/analysis/figure_dataset.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-    script:
-        "../../scripts/figure_dataset.py"
-
-
-rule figure_statistics:
-    input:
-        runs="results/tables/runs.csv",
-        subsets="results/tables/geomean_subsets.csv",
-    output:
-        png=report(
-            "results/figures/fig3_statistics.png",
-            caption="../report/fig3_statistics.rst",
-            category="Figures",
-            labels={"figure": "Fig. 3", "content": "statistics over realizations"},
-        ),
-        pdf="results/figures/fig3_statistics.pdf",
-    log:
-        "results/logs/analysis/figure_statistics.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="statistics",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_sweeps:
-    input:
-        cells="results/tables/cells.csv",
-        exponents="results/tables/exponents.csv",
-    output:
-        png=report(
-            "results/figures/fig4_sweeps.png",
-            caption="../report/fig4_sweeps.rst",
-            category="Figures",
-            labels={"figure": "Fig. 4", "content": "width and depth sweeps"},
-        ),
-        pdf="results/figures/fig4_sweeps.pdf",
-    log:
-        "results/logs/analysis/figure_sweeps.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="sweeps",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_exponents:
-    input:
-        exponents="results/tables/exponents.csv",
-        trend="results/tables/trend.csv",
-    output:
-        png=report(
-            "results/figures/fig5_exponents.png",
-            caption="../report/fig5_exponents.rst",
-            category="Figures",
-            labels={"figure": "Fig. 5", "content": "alpha_D vs model size"},
-        ),
-        pdf="results/figures/fig5_exponents.pdf",
-    log:
-        "results/logs/analysis/figure_exponents.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="exponents_vs_size",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_model_size:
-    input:
-        cells="results/tables/cells.csv",
-        exponents="results/tables/exponents.csv",
-    output:
-        png=report(
-            "results/figures/fig6_model_size.png",
-            caption="../report/fig6_model_size.rst",
-            category="Figures",
-            labels={"figure": "Fig. 6", "content": "loss vs model size"},
-        ),
-        pdf="results/figures/fig6_model_size.pdf",
-    log:
-        "results/logs/analysis/figure_model_size.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="model_size",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_joint_law:
-    input:
-        cells="results/tables/cells.csv",
-        laws="results/tables/joint_law.csv",
-    output:
-        png=report(
-            "results/figures/fig8_joint_law.png",
-            caption="../report/fig8_joint_law.rst",
-            category="Figures",
-            labels={"figure": "Fig. 8", "content": "joint law L(N_D, N_M)"},
-        ),
-        pdf="results/figures/fig8_joint_law.pdf",
-    log:
-        "results/logs/analysis/figure_joint_law.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-        draw="joint_law",
-    script:
-        "../../scripts/figure_from_tables.py"
-
-
-rule figure_schedules:
-    input:
-        cells="results/tables/cells.csv",
-        exponents="results/tables/exponents.csv",
-        histories=list(SCHEDULE_HISTORIES.values()),
-    output:
-        png=report(
-            "results/figures/fig7_schedules.png",
-            caption="../report/fig7_schedules.rst",
-            category="Figures",
-            labels={"figure": "Fig. 7", "content": "learning-rate schedules"},
-        ),
-        pdf="results/figures/fig7_schedules.pdf",
-    log:
-        "results/logs/analysis/figure_schedules.log",
-    localrule: True
-    conda:
-        "../../envs/regscale.yaml"
-    threads: rule_resources("aggregate", "threads")
-    resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
-    params:
-        histories=list(SCHEDULE_HISTORIES),
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
-        plots=canonical(config["plots"]),
-        code=ANALYSIS_CODE["figures"],
-    script:
-        "../../scripts/figure_schedules.py"
-
-
 rule guidance:
     input:
-        laws="results/tables/joint_law.csv",
+        laws=rules.fit_joint_law.output.laws,
         throughput=str(REPO / "resources" / "throughput.yaml"),
     output:
         guidance=report(
@@ -453,10 +188,40 @@ rule guidance:
         "../../envs/regscale.yaml"
     threads: rule_resources("aggregate", "threads")
     resources:
-        mem_mb=rule_resources("aggregate", "mem_mb"),
-        runtime=rule_resources("aggregate", "runtime"),
+        **ANALYSIS_RESOURCES,
     params:
         config=canonical(COST_SETTINGS),
-        code=ANALYSIS_CODE["guidance"],
     script:
         "../../scripts/guidance.py"
+
+
+# The figures: one rule each, generated from regscale.figures.registry (one entry per
+# figure), named figure_<name> and drawn by the entry's script.
+for figure in figure_registry.drawable(config):
+
+    rule:
+        name:
+            figure.rule
+        input:
+            **figure_inputs(figure),
+        output:
+            png=report(
+                f"results/figures/{figure.stem}.png",
+                caption=f"../report/{figure.stem}.rst",
+                category="Figures",
+                labels={"figure": figure.label, "content": figure.content},
+            ),
+            pdf=f"results/figures/{figure.stem}.pdf",
+        log:
+            f"results/logs/analysis/{figure.rule}.log",
+        localrule: True
+        conda:
+            "../../envs/regscale.yaml"
+        threads: rule_resources("aggregate", "threads")
+        resources:
+            **ANALYSIS_RESOURCES,
+        params:
+            **figure_params(figure),
+            draw=figure.draw,
+        script:
+            f"../../scripts/{figure.script}"

@@ -1,4 +1,5 @@
-# Helpers shared by the rules: config validation, paths, digests and resources.
+# Helpers shared by the rules: config validation, paths, params and resources.
+# Code versions are not here: the Snakefile gives every script rule its own.
 
 import json
 from pathlib import Path
@@ -9,21 +10,6 @@ from regscale import shards
 study_config.validate(config)
 
 REPO = Path(workflow.basedir)
-
-
-def library_digest(*modules):
-    """A digest of library modules (paths under src/regscale/). Snakemake tracks a
-    rule's script but not the modules it imports: passed as a param, the digest makes
-    a change to them mark the rule's outputs stale (rerun trigger "params")."""
-    return study_config.files_digest(
-        [REPO / "src" / "regscale" / name for name in modules]
-    )
-
-
-# shards.py draws each shard's labels and writes its files.
-SIMULATOR_CODE = library_digest(
-    "lattice.py", "interlayer.py", "spins.py", "simulate.py", "shards.py"
-)
 
 
 def canonical(value):
@@ -74,3 +60,38 @@ def rule_resources(rule_name, key):
         return value * attempt
 
     return per_attempt
+
+
+def script_path(script_rule):
+    """The file a rule's `script:` names (relative to the rules file that defines it)."""
+    return Path(script_rule.snakefile).parent / script_rule.script
+
+
+def rule_resources_of(rule_name):
+    """Every resource of config["resources"][rule_name] but threads, for `resources:`."""
+    return {
+        key: rule_resources(rule_name, key)
+        for key in config["resources"][rule_name]
+        if key != "threads"
+    }
+
+
+# Inputs and params of the generated figure rules (workflow/rules/analysis.smk).
+def figure_inputs(figure):
+    inputs = {}
+    for name in figure.inputs:
+        if name == "test_shard":
+            inputs.update(DATASET_SHARD)
+        elif name == "histories":
+            inputs["histories"] = list(SCHEDULE_HISTORIES.values())
+        else:
+            producer, key = figure_registry.TABLE_PRODUCERS[name]
+            inputs[name] = getattr(rules, producer).output[key]
+    return inputs
+
+
+def figure_params(figure):
+    params = {name: FIGURE_SETTINGS[name] for name in figure.settings}
+    if "histories" in figure.inputs:
+        params["histories"] = list(SCHEDULE_HISTORIES)
+    return params

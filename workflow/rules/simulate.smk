@@ -16,12 +16,9 @@ rule simulate_shard:
         "../../envs/regscale.yaml"
     threads: rule_resources("simulate", "threads")
     resources:
-        mem_mb=rule_resources("simulate", "mem_mb"),
-        runtime=rule_resources("simulate", "runtime"),
-        gpu=rule_resources("simulate", "gpu"),
+        **rule_resources_of("simulate"),
     params:
         spec=SHARD_SPEC,
-        code=SIMULATOR_CODE,
     script:
         "../../scripts/simulate_shard.py"
 
@@ -52,14 +49,10 @@ rule atlas_images:
         "../../envs/regscale.yaml"
     threads: rule_resources("simulate", "threads")
     resources:
-        mem_mb=rule_resources("simulate", "mem_mb"),
-        runtime=rule_resources("simulate", "runtime"),
-        gpu=rule_resources("simulate", "gpu"),
+        **rule_resources_of("simulate"),
     params:
         spec=SHARD_SPEC,
-        code=SIMULATOR_CODE,
         atlas=canonical(config["data"]["atlas"]),
-        atlas_code=library_digest("atlas.py"),
     script:
         "../../scripts/atlas_images.py"
 
@@ -81,6 +74,5 @@ rule atlas_figure:
         "../../envs/regscale.yaml"
     params:
         plots=canonical(config["plots"]),
-        code=library_digest("atlas.py"),
     script:
         "../../scripts/atlas_figure.py"

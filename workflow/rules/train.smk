@@ -5,8 +5,6 @@
 from regscale import jobspec
 from regscale import study as study_jobs
 
-# Snakemake tracks a rule's script but not the modules it imports: hash them.
-TRAIN_CODE = jobspec.code_digest()
 # Every job folder of the config, for `rule all`.
 TRAINING_OUTPUTS = [job.folder for job in study_jobs.jobs(config)]
 
@@ -34,12 +32,9 @@ rule train:
         "../../envs/regscale.yaml"
     threads: rule_resources("train", "threads")
     resources:
-        mem_mb=rule_resources("train", "mem_mb"),
-        runtime=rule_resources("train", "runtime"),
-        gpu=rule_resources("train", "gpu"),
+        **rule_resources_of("train"),
     params:
         settings=lambda wildcards: jobspec.rule_settings(config, wildcards),
-        code=TRAIN_CODE,
         resume=jobspec.rule_resume_folder,
     script:
         "../../scripts/train.py"

@@ -8,31 +8,11 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..study import parse_size
+from .style import WIDTH, style  # noqa: F401 (shared by every figure module)
 
 TARGETS = ("theta", "J", "D")
 TARGET_LABELS = {"theta": r"$\theta$", "J": r"$J$", "D": r"$D$"}
-WIDTH = 7.0  # inches: a two-column figure of a journal page
 INTERVAL_COLUMNS = {"regression": ("alpha_lo", "alpha_hi"), "bootstrap": ("alpha_boot_lo", "alpha_boot_hi")}
-
-
-def style(plots: dict) -> None:
-    """The seaborn theme of every figure, at the config's context and resolution."""
-    sns.set_theme(
-        context=plots["context"],
-        style="ticks",
-        rc={
-            "axes.grid": True,
-            "grid.alpha": 0.35,
-            "grid.linewidth": 0.5,
-            "legend.frameon": False,
-            "legend.fontsize": "x-small",
-            "legend.title_fontsize": "x-small",
-            "figure.dpi": plots["dpi"],
-            "savefig.dpi": plots["dpi"],
-            "savefig.bbox": "tight",
-            "pdf.fonttype": 42,  # editable text in the PDF
-        },
-    )
 
 
 def interval_text(value: float, lo: float, hi: float) -> str:

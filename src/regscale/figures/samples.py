@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .common import WIDTH, style
+from .style import WIDTH, style
 
 LAYERS = {1: "top layer", 0: "bottom layer"}  # index in the (2, H, W) image
 
