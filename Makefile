@@ -47,3 +47,29 @@ lint: venv
 
 clean-results:
 	@echo "results/ holds trained runs; remove it by hand if you mean it: rm -rf results/*"
+
+# The GPU check (README "The GPU check"). The lent GPU machine reaches no package
+# registry and has its own python3 (3.12, torch 2.11) without snakemake or jsonschema.
+# Here, where PyPI is reachable: `make gpu-wheels` puts the cp312 wheels of snakemake,
+# jsonschema and every package they need into gpu-wheels/ (git-ignored; carry it).
+# There: `make gpu-check` (python -m regscale.gpucheck) makes results/gpu-venv on top of
+# that python3 and its torch, installs the wheels offline, runs the CUDA tests, a tiny
+# study with device: cuda and `bench simulate` / `bench train --record`, and writes
+# results/gpu-check.json with how long each part took.
+GPU_PYTHON ?= python3
+GPU_WHEELS := gpu-wheels
+GPU_PLATFORMS := $(foreach tag,manylinux_2_28 manylinux_2_27 manylinux_2_24 manylinux_2_17 manylinux2014 manylinux_2_12 manylinux2010 manylinux_2_5 manylinux1,--platform $(tag)_x86_64)
+
+.PHONY: gpu-wheels gpu-check
+
+gpu-wheels: venv
+	rm -rf $(GPU_WHEELS)
+	@# connection_pool is published as a source archive only: build its (pure-Python) wheel here.
+	$(BIN)/pip wheel --quiet --no-deps --constraint requirements.lock --wheel-dir $(GPU_WHEELS) connection_pool
+	$(BIN)/pip download --quiet --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
+		$(GPU_PLATFORMS) --constraint requirements.lock --find-links $(GPU_WHEELS) --dest $(GPU_WHEELS) \
+		snakemake jsonschema pip
+	@du -sh $(GPU_WHEELS)
+
+gpu-check:
+	PYTHONPATH=src $(GPU_PYTHON) -m regscale.gpucheck --wheels $(GPU_WHEELS) --out results/gpu-check.json
