@@ -19,7 +19,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = 
     """Run the real workflow on ``configfile`` in ``workdir`` (outputs land there)."""
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     command += ["--configfile", str(configfile), "--cores", "2", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
@@ -59,4 +59,13 @@ def tiny_shards(tmp_path_factory) -> Path:
     """A work directory holding the tiny config's shards, simulated by the real rules."""
     workdir = tmp_path_factory.mktemp("tiny_shards")
     snakemake(workdir, "resources/shards/manifest.csv")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> Path:
+    """A work directory in which the whole tiny study ran to completion (`snakemake` with
+    no target: shards, training, tables, figures). Shared: read it, or copy it to change it."""
+    workdir = tmp_path_factory.mktemp("tiny_study")
+    snakemake(workdir)
     return workdir

@@ -3,8 +3,9 @@
 The cluster (tests/slurm/cluster.py) runs munged, MariaDB, slurmdbd, slurmctld and
 slurmd from a temporary folder; its node has two GPUs that are /dev/null and
 /dev/zero, so GPU jobs are scheduled like on the real cluster and run on the CPU.
-Skipped, with the reason, where that cannot be started (not root, packages missing);
-CI installs the packages (.ci/run) and runs it.
+Skipped, with the reason, where that cannot be started (not root, packages missing),
+except under CI=true, where it fails instead: CI installs the packages (.ci/run) and
+runs it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ PACK = 16  # training jobs per submission in the test (the profile packs 4)
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     reason = unavailable()
+    if reason and os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        # CI installs SLURM (.ci/run): there a missing cluster is a failure, not a skip.
+        pytest.fail(f"CI={os.environ['CI']}, so a failure, not a skip: {reason}")
     if reason:
         pytest.skip(reason)
     with Cluster(tmp_path_factory.mktemp("slurm")) as running:

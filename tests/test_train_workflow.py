@@ -110,8 +110,7 @@ def start_killable(workdir, configfile, target):
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     command += ["--configfile", str(configfile), "--cores", "1", target]
     log = open(workdir / "snakemake-run.log", "w")
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.mark.slow
