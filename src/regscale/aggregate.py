@@ -25,7 +25,7 @@ REQUIRED = ("arch", "size", "size_label", "schedule", "target", "n_d", "seed", "
 COLUMNS = [
     "run", "arch", "size_label", *SIZE_COLUMNS, "n_m", "schedule", "model_target", "target", "targets",
     "n_d", "seed", "test_mse", "test_mse_units", "val_mse", "diverged", "excluded",
-    "n_train", "n_val", "n_test", "epochs", "steps", "wall_s", "final_lr", "device", "config_digest",
+    "n_train", "n_val", "n_test", "epochs", "steps", "final_lr", "device", "config_digest",
 ]  # fmt: skip
 SEEDS_PATTERN = re.compile(r"seeds~(\d+)-(\d+)/*$")
 
@@ -69,7 +69,8 @@ def run_rows(metrics: dict, run: str) -> list[dict]:
     base = {"run": run, "model_target": model_target, "targets": "+".join(targets)}
     base.update({key: metrics["size"].get(key) for key in SIZE_COLUMNS})
     for key, value in metrics.items():
-        if key in ("size", "target", "targets", "test_mse", "test_mse_units", "val_mse"):
+        # wall_s (a timing, in metrics.json) stays out: the same study gives the same table.
+        if key in ("size", "target", "targets", "test_mse", "test_mse_units", "val_mse", "wall_s"):
             continue
         if isinstance(value, dict):  # flatten unknown nested keys: key_subkey
             base.update({f"{key}_{sub}": item for sub, item in value.items()})
