@@ -10,7 +10,7 @@ CORES ?= all
 SNAKEMAKE_ARGS ?=
 PLAN_CONFIG ?= configs/paper.yaml
 
-.PHONY: study test venv lint report plan clean-results
+.PHONY: study test venv lint report plan clean-results slurm-profile
 
 venv: $(STAMP)
 
@@ -36,6 +36,20 @@ report: venv
 # throughput in resources/throughput.yaml, storage (make plan PLAN_CONFIG=config.yaml).
 plan: venv
 	$(BIN)/python -m regscale.plan --configfile $(PLAN_CONFIG)
+
+# `snakemake --profile slurm` looks the name up in Snakemake's user profile folder
+# (~/.config/snakemake, or $XDG_CONFIG_HOME/snakemake): link it to profiles/slurm, once.
+# An existing profile of that name is left alone, with an error saying so.
+slurm-profile: venv
+	@folder=$$($(BIN)/python -c "from snakemake.common import get_appdirs; print(get_appdirs().user_config_dir)"); \
+	link="$$folder/slurm"; here="$(CURDIR)/profiles/slurm"; \
+	if [ -L "$$link" ] && [ "$$(readlink -f "$$link")" = "$$(readlink -f "$$here")" ]; then \
+		echo "$$link already links to $$here"; \
+	elif [ -e "$$link" ] || [ -L "$$link" ]; then \
+		echo "error: $$link exists and is not this repository's profile; move it away, or run snakemake --profile $$here" >&2; exit 1; \
+	else \
+		mkdir -p "$$folder" && ln -s "$$here" "$$link" && echo "linked $$link -> $$here; run: snakemake --profile slurm"; \
+	fi
 
 # The whole test suite, lint and format checks of the workflow included.
 test: venv

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,19 +17,25 @@ TINY = REPO / "tests" / "configs" / "tiny.yaml"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real workflow on ``configfile`` in ``workdir`` (outputs land there)."""
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+def snakemake(
+    workdir: Path, *args: str, configfile: Path = TINY, check: bool = True, code: Path = REPO
+) -> subprocess.CompletedProcess:
+    """Run the real workflow on ``configfile`` in ``workdir`` (outputs land there).
+    ``code``: a copy of the repository (copy_of_code) whose workflow and library run instead."""
+    command = [str(SNAKEMAKE), "-s", str(code / "Snakefile"), "--directory", str(workdir)]
     command += ["--configfile", str(configfile), "--cores", "2", *args]
-    result = subprocess.run(command, capture_output=True, text=True)
+    env = dict(os.environ)
+    if code != REPO:
+        env["PYTHONPATH"] = str(code / "src")  # ahead of the editable install of REPO/src
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
 
 
-def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY) -> dict[str, int]:
+def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY, code: Path = REPO) -> dict[str, int]:
     """Jobs a dry run would execute, by rule name (empty when nothing is to be done)."""
-    result = snakemake(workdir, "-n", *targets, configfile=configfile)
+    result = snakemake(workdir, "-n", *targets, configfile=configfile, code=code)
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
         return {}
@@ -39,6 +47,33 @@ def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY) -> dict[
     # The target rule `all` only collects outputs; it is listed whenever anything else runs.
     counts.pop("all", None)
     return counts
+
+
+def planned_job_set(workdir: Path, *args: str, configfile: Path = TINY, code: Path = REPO) -> set[tuple[str, str]]:
+    """(rule, first output) of every job a dry run would execute, the target rule `all` left out."""
+    result = snakemake(workdir, "-n", *args, configfile=configfile, code=code)
+    text = result.stdout + result.stderr
+    jobs = set()
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", text, flags=re.MULTILINE)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+        output = re.search(r"^\s+output: ([^,\s]+)", block, re.MULTILINE)
+        if rule != "all":
+            jobs.add((rule, output[1]))
+    return jobs
+
+
+def copy_of_code(destination: Path) -> Path:
+    """A copy of what the workflow runs (Snakefile, workflow, scripts, library, profiles,
+    input resources), for tests that edit code without touching the repository."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "shards")
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "config.yaml", "workflow", "scripts", "src", "profiles", "resources", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
 
 
 def write_config(path: Path, base: Path = TINY, **changes) -> Path:
@@ -69,3 +104,15 @@ def tiny_study(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny_study")
     snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def complete_study(tmp_path_factory) -> tuple[Path, Path]:
+    """(code, work): a copy of the code (copy_of_code) and the tiny study completed with
+    it in ``work``. Tests that edit the code put it back; tests that run jobs copy
+    ``work`` first (shutil.copytree keeps Snakemake's records and the file times)."""
+    root = tmp_path_factory.mktemp("complete_study")
+    code = copy_of_code(root / "code")
+    work = root / "work"
+    snakemake(work, code=code)
+    return code, work

@@ -67,6 +67,8 @@ def test_defaults_are_filled():
             r"moire period 98 A exceeds the 51 x 183 A sample \(32 x 16 sites\) along its shorter side",
         ),
         ({"analysis": {"fit_nd": [2048, 128]}}, r"analysis\.fit_nd: \[2048, 128\] is empty"),
+        ({"train": {"archs": {"fcn": {"lr": float("nan")}}}}, r"train\.archs\.fcn\.lr: nan is not a finite number"),
+        ({"physics": {"ranges": {"J": [1.5, float("inf")]}}}, r"physics\.ranges\.J\[1\]: inf is not a finite number"),
     ],
 )
 def test_bad_config_names_the_problem(override, message):
@@ -92,16 +94,16 @@ def test_a_study_without_training_is_refused(remove, message):
 def test_shipped_configs_give_small_training_sets_real_epochs():
     """An epoch is the unit of patience and early stopping, so at the smallest N_D it
     must still be many optimizer steps (train.min_epoch_steps), not a handful."""
-    from regscale import train
+    from regscale.epochs import epoch_plan
+    from regscale.schedules import Schedule
 
     for path in (DEFAULT, PAPER):
         config = load(path)
         for name, experiment in config["experiments"].items():
             settings = config["train"]["archs"][experiment["arch"]]
             n_d = min(experiment.get("n_d", config["train"]["n_d"]))
-            n_train, _ = train.split_sizes(n_d, config["train"]["validation_fraction"])
-            per_pass = len(train.batch_bounds(n_train, settings["batch_size"])) - 1
-            steps = per_pass * -(-settings["min_epoch_steps"] // per_pass)
+            schedule = Schedule.from_config(config["schedules"][config["train"]["schedule"]])
+            steps = epoch_plan(n_d, config["train"]["validation_fraction"], settings, schedule).batches
             assert steps >= 8, f"{path.name}: experiments.{name} at N_D = {n_d}: {steps} steps per epoch"
 
 

@@ -9,7 +9,8 @@ import yaml
 from conftest import TINY
 from regscale import config as study_config
 from regscale.ensemble import FCNEnsemble, MemberAdam, SingleModel
-from regscale.models import build_model, check_size, count_parameters, fcn
+from regscale.archs import build_model, check_size
+from regscale.models import count_parameters, fcn
 
 CPU = torch.device("cpu")
 PAPER_IMAGE = (2, 100, 100)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY, snakemake
-from regscale import plan, study, throughput
+from regscale import archs, plan, study, throughput
 from regscale.config import load
 
 PAPER = REPO / "configs" / "paper.yaml"
@@ -115,7 +115,7 @@ def test_every_measurement_says_where_it_came_from():
         assert block["name"]
         assert {"spin_steps_per_s", "steps_per_sample", "source"} <= set(block["simulate"])
         assert block["train"]["source"]
-        for arch in study.SIZE_KEYS:
+        for arch in archs.ARCHITECTURES:
             entries = block["train"][arch]
             assert entries and all(e["n_m"] > 0 and e["samples_per_s"] > 0 for e in entries), (device, arch)
 

@@ -17,9 +17,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from .study import SIZE_KEYS
+from .archs import size_columns
 
-SIZE_COLUMNS = list(dict.fromkeys(key for keys in SIZE_KEYS.values() for key in keys))
+SIZE_COLUMNS = size_columns()
 REQUIRED = ("arch", "size", "size_label", "schedule", "target", "n_d", "seed", "n_m", "test_mse")
 # Column order of runs.csv; keys a metrics file adds beyond these follow at the end.
 COLUMNS = [

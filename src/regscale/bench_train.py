@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from . import train
+from .archs import build_model
 from .config import load
 from .ensemble import SingleModel
 from .jobspec import JobSpec
-from .models import build_model, count_parameters
+from .models import count_parameters
 from .simulate import resolve_device
 from .study import size_label
 

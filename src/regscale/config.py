@@ -6,6 +6,7 @@ tools both go through :func:`validate`, so a bad config fails the same way every
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import yaml
@@ -38,12 +39,41 @@ def validate(config: dict) -> dict:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate as validate_schema
 
+    refuse_non_finite(config)
     try:
         validate_schema(config, str(SCHEMA), set_default=True)
     except WorkflowError as error:
         raise ConfigError(_schema_message(error)) from None
+    fill_architecture_defaults(config)
     check(config)
     return config
+
+
+def fill_architecture_defaults(config: dict) -> None:
+    """train.archs.<name> for every registered architecture, its keys left out taking
+    the architecture's defaults (regscale.archs)."""
+    from . import archs
+
+    settings = config["train"]["archs"]
+    for name in settings:
+        if name not in archs.ARCHITECTURES:
+            raise ConfigError(f"train.archs.{name}: unknown architecture; registered: {sorted(archs.ARCHITECTURES)}")
+    for name, arch in archs.ARCHITECTURES.items():
+        section = settings.setdefault(name, {})
+        for key, value in arch.optimizer_defaults().items():
+            section.setdefault(key, value)
+
+
+def refuse_non_finite(value, where: str = "") -> None:
+    """ConfigError naming the first NaN or infinite number (YAML's .nan, .inf)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_non_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_non_finite(item, f"{where}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value} is not a finite number")
 
 
 def _schema_message(error: Exception) -> str:
@@ -59,7 +89,7 @@ def _schema_message(error: Exception) -> str:
 
 def check(config: dict) -> None:
     """Raise ConfigError naming the first setting that cannot work."""
-    from .simulate import Physics
+    from .physics import Physics
 
     physics = Physics.from_config(config["physics"], base=REPO)
     try:
@@ -84,6 +114,7 @@ def check(config: dict) -> None:
 
 
 def _check_training(config: dict) -> None:
+    from . import archs
     from .study import size_label
 
     if not config["experiments"]:
@@ -94,6 +125,11 @@ def _check_training(config: dict) -> None:
     schedules = config["schedules"]
     names = [config["train"]["schedule"]]
     for name, experiment in config["experiments"].items():
+        if experiment["arch"] not in archs.ARCHITECTURES:
+            raise ConfigError(
+                f"experiments.{name}.arch: unknown architecture {experiment['arch']!r}; "
+                f"registered: {sorted(archs.ARCHITECTURES)}"
+            )
         for size in experiment["sizes"]:
             try:
                 size_label(experiment["arch"], size)
@@ -106,6 +142,7 @@ def _check_training(config: dict) -> None:
                     f"(data.pool_size = {pool}); raise the pool or drop that N_D"
                 )
         names += experiment.get("schedules", [])
+    _check_targets(config)
     for n_d in config["train"]["n_d"]:
         if n_d > pool:
             raise ConfigError(f"train.n_d: N_D = {n_d} is larger than the training pool (data.pool_size = {pool})")
@@ -118,6 +155,17 @@ def _check_training(config: dict) -> None:
         check_training(config)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def _check_targets(config: dict) -> None:
+    from .targets import TARGETS_BY_NAME
+
+    lists = {"train.targets": config["train"]["targets"]}
+    lists.update({f"experiments.{name}.targets": e["targets"] for name, e in config["experiments"].items() if "targets" in e})
+    for where, names in lists.items():
+        unknown = [name for name in names if name not in TARGETS_BY_NAME]
+        if unknown:
+            raise ConfigError(f"{where}: unknown target(s) {unknown}; registered: {list(TARGETS_BY_NAME)}")
 
 
 def with_overrides(config: dict, overrides: dict) -> dict:

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from . import archs, targets
 from .codeversion import code_version
 from .hashing import digest
 from .schedules import Schedule
 from .shards import shard_count, shard_files
 from .study import RUNS, Job, parse_size
 
-TARGETS = ("theta", "J", "D")
+TARGETS = targets.names()
 OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "batch_size", "max_epochs", "min_epoch_steps")  # train.archs.<arch>
 RESUME = "results/resume"  # resumable checkpoints, outside the job's output directory
 
@@ -108,8 +109,6 @@ class JobSpec:
 def check_training(config: dict) -> None:
     """ValueError naming the first experiment that cannot be trained: an architecture
     without optimizer settings, a size that does not fit the image, a bad schedule."""
-    from .models import check_size
-
     lattice = config["physics"]["lattice"]
     image_shape = (2, lattice["rows"], lattice["cols"])
     for name, settings in config["schedules"].items():
@@ -118,14 +117,13 @@ def check_training(config: dict) -> None:
         except ValueError as error:
             raise ValueError(f"schedules.{name}: {error}") from None
     for name, experiment in config["experiments"].items():
-        arch = experiment["arch"]
-        if arch not in config["train"]["archs"]:
-            raise ValueError(
-                f"experiments.{name}: architecture {arch} has no optimizer settings under train.archs.{arch}"
-            )
+        try:
+            arch = archs.get(experiment["arch"])
+        except ValueError as error:
+            raise ValueError(f"experiments.{name}.arch: {error}") from None
         for size in experiment["sizes"]:
             try:
-                check_size(arch, size, image_shape)
+                arch.check_size(size, image_shape)
             except ValueError as error:
                 raise ValueError(f"experiments.{name}.sizes: {error}") from None
 

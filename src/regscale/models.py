@@ -1,7 +1,7 @@
 """The regressors, built by name and size; each reports N_M, its trainable parameter count.
 
-Sizes are the dicts of ``experiments.<name>.sizes`` in the config (keys in
-regscale.study.SIZE_KEYS). Every model maps a batch of images (B, C, H, W) to
+Sizes are the dicts of ``experiments.<name>.sizes`` in the config (keys registered in
+regscale.archs, which also says which builder below makes each architecture). Every model maps a batch of images (B, C, H, W) to
 (B, n_outputs), one output per target.
 
 - ``fcn`` {width, depth}: ``depth`` hidden layers of ``width`` ReLU units on the
@@ -30,43 +30,8 @@ from __future__ import annotations
 
 from torch import nn
 
-ARCHS = ("fcn", "resnet18", "vit")
 SMALL_IMAGE = 64  # below this side length ResNet-18 gets the CIFAR stem
 VIT_BASE = "vit_tiny_patch16_224"  # timm variant whose settings every size key overrides
-
-
-def check_size(arch: str, size: dict, image_shape) -> None:
-    """Raise ValueError, naming the problem, when ``size`` cannot be built for images of
-    ``image_shape`` (C, H, W). Pure Python: the config check calls it before any job."""
-    from .study import size_label
-
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; expected one of {list(ARCHS)}")
-    size_label(arch, size)  # exactly the expected keys
-    for key, value in size.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{arch} size {size}: {key} must be a positive integer")
-    channels, height, width = image_shape
-    if arch == "resnet18" and min(height, width) < 8:
-        raise ValueError(
-            f"resnet18 needs images of at least 8 x 8 pixels (it halves them three times), got {height} x {width}"
-        )
-    if arch == "vit":
-        patch = size["patch"]
-        if height % patch or width % patch:
-            raise ValueError(f"vit size {size}: patch {patch} does not divide the {height} x {width} image")
-        if size["dim"] % size["heads"]:
-            raise ValueError(f"vit size {size}: dim {size['dim']} is not a multiple of heads {size['heads']}")
-
-
-def build_model(arch: str, size: dict, image_shape, n_outputs: int) -> nn.Module:
-    """A freshly initialised regressor (it draws from torch's global RNG: seed around it)."""
-    check_size(arch, size, image_shape)
-    if arch == "fcn":
-        return fcn(size["width"], size["depth"], image_shape, n_outputs)
-    if arch == "resnet18":
-        return resnet18(size["width"], image_shape, n_outputs)
-    return vit(size, image_shape, n_outputs)
 
 
 def count_parameters(model: nn.Module) -> int:

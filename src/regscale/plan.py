@@ -21,8 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from . import study, throughput
+from . import archs, study, throughput
 from .config import load
+from .epochs import epoch_plan
+from .schedules import Schedule
 from .shards import shard_count
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +88,8 @@ def parameter_count(arch: str, size: dict, shape, n_outputs: int) -> int:
     """N_M of the model the trainer builds (on the meta device: nothing is allocated)."""
     import torch
 
-    from .models import build_model, count_parameters
+    from .archs import build_model
+    from .models import count_parameters
 
     with torch.device("meta"):
         return count_parameters(build_model(arch, size, shape, n_outputs))
@@ -95,15 +98,8 @@ def parameter_count(arch: str, size: dict, shape, n_outputs: int) -> int:
 def samples_per_run(config: dict, arch: str, schedule: str, n_d: int) -> int:
     """Training samples one run of ``arch`` under ``schedule`` at N_D processes at most
     (epochs x passes x n_train)."""
-    from .schedules import Schedule
-    from .train import split_sizes
-
-    settings = config["train"]["archs"][arch]
-    n_train, _ = split_sizes(n_d, config["train"]["validation_fraction"])
-    batches = math.ceil(n_train / settings["batch_size"])
-    passes = math.ceil(settings["min_epoch_steps"] / batches)
-    epochs = Schedule.from_config(config["schedules"][schedule]).epochs(n_d, passes * batches, settings["max_epochs"])
-    return passes * n_train * epochs
+    schedule = Schedule.from_config(config["schedules"][schedule])
+    return epoch_plan(n_d, config["train"]["validation_fraction"], config["train"]["archs"][arch], schedule).samples
 
 
 def samples_per_second(rates: list[dict], n_m: int) -> float:
@@ -115,8 +111,6 @@ def samples_per_second(rates: list[dict], n_m: int) -> float:
 
 
 def training(config: dict, rates: dict) -> list[Training]:
-    from .train import split_sizes
-
     shape = image_shape(config)
     n_outputs = 3 if config["train"]["joint"] else 1
     n_m: dict[tuple[str, str], int] = {}
@@ -194,7 +188,7 @@ def report(
     lines = [f"Plan for {configfile}", "", f"{'jobs per rule':<22}{'jobs':>8}{'submissions':>13}"]
     for rule, n in counts.items():
         lines.append(f"  {rule:<20}{n:>8,}{packed[rule]:>13,}")
-    for arch in study.SIZE_KEYS:
+    for arch in archs.ARCHITECTURES:
         n = sum(1 for run in runs if run.job.arch == arch)
         if n:
             lines.append(f"    {arch:<18}{n:>8,}")
@@ -209,7 +203,7 @@ def report(
     samples, spins = simulated_samples(config) + atlas_samples(config), math.prod(image_shape(config))
     lines.append(f"  {'simulation':<20}{simulation / 3600:>12,.1f}   {samples:,} samples of {spins:,} spins")
     total = simulation
-    for arch in study.SIZE_KEYS:
+    for arch in archs.ARCHITECTURES:
         seconds = sum(run.seconds for run in runs if run.job.arch == arch) * per_job["train"]
         realizations = sum(len(run.job.seeds) for run in runs if run.job.arch == arch)
         if realizations:

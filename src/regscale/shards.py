@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .simulate import TARGETS
+from .targets import names as target_names
 
 SPLITS = {"pool": 0, "test": 1}  # stream keys: never renumber, it would change every shard
 ROOT = Path("resources/shards")
@@ -59,7 +59,7 @@ def shards_for(n_samples: int, shard_size: int, split: str = "pool", root: Path 
 def shard_parameters(ranges: dict, seed: int, split: str, index: int, size: int) -> pd.DataFrame:
     """The (theta, J, D) of one shard: uniform draws from the stream (seed, split, index)."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
-    params = pd.DataFrame({name: rng.uniform(*ranges[name], size=size) for name in TARGETS})
+    params = pd.DataFrame({name: rng.uniform(*ranges[name], size=size) for name in target_names()})
     params.insert(0, "sample", [f"{split}-{index * size + k}" for k in range(size)])
     return params
 

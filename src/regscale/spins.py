@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .lattice import sublattice_a
+from .physics import RelaxSettings  # noqa: F401 (part of this module's interface)
 
 SQRT3_2 = math.sqrt(3.0) / 2.0
 
@@ -114,17 +115,6 @@ def max_torque(force: torch.Tensor) -> torch.Tensor:
 
 def normalise(s: torch.Tensor) -> torch.Tensor:
     return s * torch.rsqrt((s * s).sum(dim=2, keepdim=True))
-
-
-@dataclass(frozen=True)
-class RelaxSettings:
-    """Velocity-projection relaxation (Bessarab, Uzdin, Jonsson, CPC 196, 335 (2015))
-    with an energy safeguard. Time step in units of 1/sqrt(meV) (unit mass)."""
-
-    dt: float = 0.25
-    dt_max: float = 0.5
-    tol_meV: float = 1e-2
-    max_steps: int = 5000
 
 
 @dataclass

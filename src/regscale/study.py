@@ -16,18 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import archs
+
 RUNS = "results/runs"
-SIZE_KEYS = {"fcn": ("width", "depth"), "resnet18": ("width",), "vit": ("patch", "dim", "depth", "heads")}
 
 
 def size_label(arch: str, size: dict) -> str:
-    """The size as path components, in a fixed key order: width~16/depth~3."""
-    keys = SIZE_KEYS[arch]
-    unknown = sorted(set(size) - set(keys))
-    missing = [key for key in keys if key not in size]
-    if unknown or missing:
-        raise ValueError(f"{arch} size {size}: expected exactly the keys {list(keys)}")
-    return "/".join(f"{key}~{size[key]}" for key in keys)
+    """The size as path components, in the architecture's key order: width~16/depth~3."""
+    return archs.get(arch).size_label(size)
 
 
 def parse_size(label: str) -> dict:

@@ -91,11 +91,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from . import shards
+from . import archs, shards
+from .archs import build_model
 from .ensemble import FCNEnsemble, MemberAdam, SingleModel
+from .epochs import EpochPlan, batch_bounds, epoch_plan, split_sizes  # noqa: F401 (part of this module's interface)
 from .hashing import digest
 from .jobspec import JobSpec, code_digest
-from .models import build_model
 from .schedules import Schedule
 
 EVAL_ROWS = 1024  # samples per evaluation chunk
@@ -194,7 +195,7 @@ def build_group(spec: JobSpec, seeds: list[int], device: torch.device):
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(member_seeds(spec, seed)["init"])
             nets.append(build_model(spec.arch, spec.size, spec.image_shape, len(spec.targets)))
-    if spec.arch == "fcn":
+    if archs.get(spec.arch).ensemble:
         return FCNEnsemble(nets, device)
     if len(nets) != 1:
         raise ValueError(f"{spec.arch} realizations train one at a time, got seeds {seeds}")
@@ -207,20 +208,6 @@ def validation_split(spec: JobSpec) -> tuple[Tensor, Tensor]:
     seed = int(np.random.SeedSequence([spec.seed, spec.n_d, VALIDATION_STREAM]).generate_state(1, np.uint64)[0])
     perm = torch.randperm(spec.n_d, generator=torch.Generator().manual_seed(seed))
     return perm[n_val:], perm[:n_val]
-
-
-def split_sizes(n_d: int, fraction: float) -> tuple[int, int]:
-    """(n_train, n_val)."""
-    if n_d < 2:
-        raise ValueError(f"N_D = {n_d}: need at least 2 samples (one to train, one to validate)")
-    n_val = min(max(1, round(fraction * n_d)), n_d - 1)
-    return n_d - n_val, n_val
-
-
-def batch_bounds(n: int, batch_size: int) -> list[int]:
-    """Edges of ceil(n / batch_size) batches of near-equal size."""
-    count = math.ceil(n / batch_size)
-    return [round(i * n / count) for i in range(count + 1)]
 
 
 def configure_device(device: torch.device) -> None:
@@ -337,130 +324,199 @@ def train_group(
     """Train the realizations ``seeds`` of a job together; one result per seed with keys
     metrics, history (DataFrame) and state_dict (best weights). ``group`` replaces the
     freshly built members (for tests)."""
-    started = time.perf_counter()
-    seeds = list(seeds)
-    schedule = Schedule.from_config(spec.schedule_settings)
-    settings = spec.optimizer
-    members, n_targets = len(seeds), len(data.targets)
-    streams = [member_seeds(spec, seed) for seed in seeds]
-    if group is None:
-        group = build_group(spec, seeds, device)
-    n_m = sum(p[0].numel() if group.stacked else p.numel() for p in group.parameters())
-    n_train, n_val = split_sizes(spec.n_d, spec.validation_fraction)
     if len(data.x) < spec.n_d:
         raise ValueError(f"N_D = {spec.n_d} but the data hold {len(data.x)} samples")
-    train_index, val_index = validation_split(spec)
-    val_index = val_index.to(device)
-    x_val, y_val = data.x.index_select(0, val_index), data.y.index_select(0, val_index)
-    orders = [torch.Generator().manual_seed(stream["order"]) for stream in streams]
-
-    # An epoch is `passes` passes over the training samples, each in a fresh order, so
-    # that it lasts at least min_epoch_steps optimizer steps whatever N_D is.
-    per_pass = batch_bounds(n_train, settings["batch_size"])
-    passes = math.ceil(settings.get("min_epoch_steps", 1) / (len(per_pass) - 1))
-    bounds = [p * n_train + b for p in range(passes) for b in per_pass[:-1]] + [passes * n_train]
-    n_batches = len(bounds) - 1
-    n_epochs = schedule.epochs(spec.n_d, n_batches, settings["max_epochs"])
-    total_steps = n_epochs * n_batches
-    optimizer = MemberAdam(group, settings["optimizer"], settings["weight_decay"])
-    base_lr = settings["lr"]
-    best = {name: t.detach().clone() for name, t in group.state().items()}
-    progress = Progress.start(members, n_targets, base_lr)
-    label = f"seeds {seeds[0]}-{seeds[-1]}" if members > 1 else f"seed {seeds[0]}"
-    config_digest = spec.digest()
-    run_digest = digest({"job": config_digest, "seeds": seeds, "data": data.digest, "code": code_digest()})
-
+    run = _Run.start(spec, list(seeds), data, device, group)
+    label = f"seeds {seeds[0]}-{seeds[-1]}" if run.members > 1 else f"seed {seeds[0]}"
     if checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)  # generator states live on the CPU
-        if saved["digest"] != run_digest:
-            log(f"{label}: ignoring checkpoint {checkpoint}: written for other settings, data or code")
-        else:
-            with torch.no_grad():
-                for name, tensor in group.state().items():
-                    tensor.copy_(saved["weights"][name])
-                    best[name].copy_(saved["best"][name])
-            optimizer.load_state_dict(saved["optimizer"])
-            for generator, state in zip(orders, saved["generators"]):
-                generator.set_state(state)
-            progress = Progress(**saved["progress"])
-            log(f"{label}: resumed from the checkpoint of epoch {progress.epoch}")
-
+        run.resume(checkpoint, label, log)
+    plan = run.plan
     log(
-        f"{label}: {spec.arch} {spec.size_label} (N_M = {n_m}) on {spec.target}, N_D = {spec.n_d} "
-        f"({n_train} train / {n_val} validation), {n_batches} batches x up to {n_epochs} epochs, "
-        f"schedule {spec.schedule}, {members} member(s) on {device}"
+        f"{label}: {spec.arch} {spec.size_label} (N_M = {run.n_m}) on {spec.target}, N_D = {spec.n_d} "
+        f"({plan.n_train} train / {plan.n_val} validation), {plan.batches} batches x up to {plan.epochs} epochs, "
+        f"schedule {spec.schedule}, {run.members} member(s) on {device}"
     )
-    shape = data.x.shape[1:]
-    # Gathered batches land in one reused buffer, not in a fresh multi-megabyte tensor per step.
-    last_checkpoint = started
-    x_buffer = torch.empty(members * max(np.diff(bounds)), *shape, dtype=data.x.dtype, device=device)
-    while progress.epoch < n_epochs and any(progress.active):
+    last_checkpoint = run.started
+    while run.progress.epoch < plan.epochs and any(run.progress.active):
+        train_loss, val, lr_used, active = run.epoch()
+        progress = run.progress
+        finished = progress.epoch == plan.epochs or not any(progress.active)
+        if progress.epoch == 1 or progress.epoch % LOG_EVERY == 0 or finished:
+            log(
+                f"{label}: epoch {progress.epoch}/{plan.epochs} mean over members: train {np.mean(train_loss[active]):.4g} "
+                f"val {np.mean(val[active]):.4g} best {np.mean(np.array(progress.best_val)[active]):.4g} "
+                f"lr {np.mean(lr_used[active]):.2g}; active {sum(progress.active)}/{run.members} "
+                f"({time.perf_counter() - run.started:.1f} s)"
+            )
+        due = progress.epoch % checkpoint_every == 0 and time.perf_counter() - last_checkpoint >= checkpoint_seconds
+        if checkpoint is not None and not finished and due:
+            last_checkpoint = time.perf_counter()
+            run.save(checkpoint)
+    results = run.finish()
+    status = ", ".join(
+        f"seed {seed}: {r['metrics']['stopped']} at epoch {r['metrics']['epochs']}" for seed, r in zip(seeds, results)
+    )
+    log(f"{label}: done in {results[0]['metrics']['wall_s']:.1f} s ({status})")
+    return results
+
+
+@dataclass
+class _Run:
+    """The state of a group of realizations in training: members, optimizer, best
+    weights, progress and the random streams that order the batches."""
+
+    spec: JobSpec
+    seeds: list[int]
+    data: Data
+    device: torch.device
+    group: object
+    schedule: Schedule
+    plan: EpochPlan
+    optimizer: MemberAdam
+    best: dict
+    progress: "Progress"
+    orders: list
+    train_index: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_buffer: Tensor
+    started: float
+    digest: str
+
+    @classmethod
+    def start(cls, spec, seeds, data, device, group=None) -> "_Run":
+        started = time.perf_counter()
+        schedule = Schedule.from_config(spec.schedule_settings)
+        plan = epoch_plan(spec.n_d, spec.validation_fraction, spec.optimizer, schedule)
+        group = build_group(spec, seeds, device) if group is None else group
+        train_index, val_index = validation_split(spec)
+        val_index = val_index.to(device)
+        streams = [member_seeds(spec, seed) for seed in seeds]
+        # Gathered batches land in one reused buffer, not in a fresh multi-megabyte tensor per step.
+        batch = len(seeds) * max(np.diff(plan.bounds))
+        return cls(
+            spec=spec,
+            seeds=seeds,
+            data=data,
+            device=device,
+            group=group,
+            schedule=schedule,
+            plan=plan,
+            optimizer=MemberAdam(group, spec.optimizer["optimizer"], spec.optimizer["weight_decay"]),
+            best={name: t.detach().clone() for name, t in group.state().items()},
+            progress=Progress.start(len(seeds), len(data.targets), spec.optimizer["lr"]),
+            orders=[torch.Generator().manual_seed(stream["order"]) for stream in streams],
+            train_index=train_index,
+            x_val=data.x.index_select(0, val_index),
+            y_val=data.y.index_select(0, val_index),
+            x_buffer=torch.empty(batch, *data.x.shape[1:], dtype=data.x.dtype, device=device),
+            started=started,
+            digest=digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest()}),
+        )
+
+    @property
+    def members(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def n_m(self) -> int:
+        return sum(p[0].numel() if self.group.stacked else p.numel() for p in self.group.parameters())
+
+    def resume(self, checkpoint: Path, label: str, log) -> None:
+        """Continue from a checkpoint of this run (same settings, seeds, data and code)."""
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)  # generator states live on the CPU
+        if saved["digest"] != self.digest:
+            log(f"{label}: ignoring checkpoint {checkpoint}: written for other settings, data or code")
+            return
+        with torch.no_grad():
+            for name, tensor in self.group.state().items():
+                tensor.copy_(saved["weights"][name])
+                self.best[name].copy_(saved["best"][name])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        for generator, state in zip(self.orders, saved["generators"]):
+            generator.set_state(state)
+        self.progress = Progress(**saved["progress"])
+        log(f"{label}: resumed from the checkpoint of epoch {self.progress.epoch}")
+
+    def save(self, checkpoint: Path) -> None:
+        _save(
+            checkpoint,
+            {
+                "digest": self.digest,
+                "weights": {name: t.detach() for name, t in self.group.state().items()},
+                "best": self.best,
+                "optimizer": self.optimizer.state_dict(),
+                "generators": [g.get_state() for g in self.orders],
+                "progress": asdict(self.progress) | {"wall_s": self.progress.wall_s + time.perf_counter() - self.started},
+            },
+        )
+
+    def epoch(self):
+        """One epoch of every active member: (train loss, validation loss, rate used, active)."""
+        progress, schedule, plan, data = self.progress, self.schedule, self.plan, self.data
         epoch = progress.epoch + 1
         active = np.array(progress.active)
+        base_lr = self.spec.optimizer["lr"]
         if not schedule.per_step:
-            optimizer.set_lr(np.array(progress.lr) * active)
+            self.optimizer.set_lr(np.array(progress.lr) * active)
+        n_train, members, shape = plan.n_train, self.members, data.x.shape[1:]
         order = torch.stack(
-            [torch.cat([train_index[torch.randperm(n_train, generator=g)] for _ in range(passes)]) for g in orders]
-        ).to(device)
-        loss_sum = torch.zeros(members, device=device)
-        group.train(True)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            [
+                torch.cat([self.train_index[torch.randperm(n_train, generator=g)] for _ in range(plan.passes)])
+                for g in self.orders
+            ]
+        ).to(self.device)
+        loss_sum = torch.zeros(members, device=self.device)
+        self.group.train(True)
+        for lo, hi in zip(plan.bounds[:-1], plan.bounds[1:]):
             if schedule.per_step:
-                optimizer.set_lr(schedule.rate(base_lr, progress.step, total_steps) * active)
+                self.optimizer.set_lr(schedule.rate(base_lr, progress.step, plan.total_steps) * active)
             flat = order[:, lo:hi].reshape(-1)
-            x = torch.index_select(data.x, 0, flat, out=x_buffer[: len(flat)]).view(members, hi - lo, *shape)
-            y = data.y.index_select(0, flat).view(members, hi - lo, n_targets)
-            with _autocast(device):
-                out = group(x)
+            x = torch.index_select(data.x, 0, flat, out=self.x_buffer[: len(flat)]).view(members, hi - lo, *shape)
+            y = data.y.index_select(0, flat).view(members, hi - lo, len(data.targets))
+            with _autocast(self.device):
+                out = self.group(x)
             loss = (out.float() - y).square().mean(dim=(1, 2))
             loss.sum().backward()
-            optimizer.step()
+            self.optimizer.step()
             loss_sum += loss.detach()
             progress.step += 1
         if schedule.per_step:
-            lr_used = schedule.rate(base_lr, progress.step - 1, total_steps) * active
+            lr_used = schedule.rate(base_lr, progress.step - 1, plan.total_steps) * active
         else:
             lr_used = np.array(progress.lr) * active
-        train_loss = (loss_sum / n_batches).cpu().numpy().astype(float)
-        val_targets = member_mse(group, x_val, y_val)
+        train_loss = (loss_sum / plan.batches).cpu().numpy().astype(float)
+        val_targets = member_mse(self.group, self.x_val, self.y_val)
         val = val_targets.mean(axis=1)
         _end_epoch(
-            progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, n_batches, group, best, optimizer
+            progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, plan.batches, self.group, self.best, self.optimizer
         )
         progress.epoch = epoch
-        finished = epoch == n_epochs or not any(progress.active)
-        if epoch == 1 or epoch % LOG_EVERY == 0 or finished:
-            log(
-                f"{label}: epoch {epoch}/{n_epochs} mean over members: train {np.mean(train_loss[active]):.4g} "
-                f"val {np.mean(val[active]):.4g} best {np.mean(np.array(progress.best_val)[active]):.4g} "
-                f"lr {np.mean(lr_used[active]):.2g}; active {sum(progress.active)}/{members} "
-                f"({time.perf_counter() - started:.1f} s)"
-            )
-        due = epoch % checkpoint_every == 0 and time.perf_counter() - last_checkpoint >= checkpoint_seconds
-        if checkpoint is not None and not finished and due:
-            last_checkpoint = time.perf_counter()
-            _save(
-                checkpoint,
-                {
-                    "digest": run_digest,
-                    "weights": {name: t.detach() for name, t in group.state().items()},
-                    "best": best,
-                    "optimizer": optimizer.state_dict(),
-                    "generators": [g.get_state() for g in orders],
-                    "progress": asdict(progress) | {"wall_s": progress.wall_s + time.perf_counter() - started},
-                },
-            )
+        return train_loss, val, lr_used, active
 
-    for k in range(members):
-        if not progress.stopped[k]:
-            progress.stopped[k] = "schedule_end" if schedule.per_step else "max_epochs"
-    _blend(group.state(), best, torch.ones(members, dtype=torch.bool, device=device), group)
-    test = member_mse(group, data.x_test, data.y_test)
-    wall = progress.wall_s + time.perf_counter() - started
-    results = []
-    for k, seed in enumerate(seeds):
-        test_k = np.where(progress.diverged[k], np.nan, test[k])
-        metrics = {
+    def finish(self) -> list[dict]:
+        """The best weights of each member, evaluated on the test set, with its metrics."""
+        progress = self.progress
+        for k in range(self.members):
+            if not progress.stopped[k]:
+                progress.stopped[k] = "schedule_end" if self.schedule.per_step else "max_epochs"
+        _blend(self.group.state(), self.best, torch.ones(self.members, dtype=torch.bool, device=self.device), self.group)
+        test = member_mse(self.group, self.data.x_test, self.data.y_test)
+        wall = progress.wall_s + time.perf_counter() - self.started
+        return [
+            {
+                "metrics": self.metrics(k, seed, test[k], wall),
+                "history": pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"]),
+                "state_dict": self.group.member_state_dict(k),
+            }
+            for k, seed in enumerate(self.seeds)
+        ]
+
+    def metrics(self, k: int, seed: int, test: np.ndarray, wall: float) -> dict:
+        """metrics.json of member ``k`` (the run artifacts in this module's docstring)."""
+        spec, data, progress, settings = self.spec, self.data, self.progress, self.spec.optimizer
+        test_k = np.where(progress.diverged[k], np.nan, test)
+        return {
             "arch": spec.arch,
             "size": spec.size,
             "size_label": spec.size_label,
@@ -469,42 +525,35 @@ def train_group(
             "target": spec.target,
             "targets": list(data.targets),
             "n_d": spec.n_d,
-            "n_train": n_train,
-            "n_val": n_val,
+            "n_train": self.plan.n_train,
+            "n_val": self.plan.n_val,
             "n_test": len(data.x_test),
             "seed": seed,
-            "n_m": n_m,
+            "n_m": self.n_m,
             "test_mse": {t: float(v) for t, v in zip(data.targets, test_k)},
             "test_mse_units": {t: float(v * s**2) for t, v, s in zip(data.targets, test_k, data.std)},
             "val_mse": float(progress.best_val[k]) if not progress.diverged[k] else math.nan,
             "val_mse_targets": {t: float(v) for t, v in zip(data.targets, progress.best_val_targets[k])},
             "best_epoch": progress.best_epoch[k],
             "epochs": progress.epochs[k],
-            "max_epochs": n_epochs,
+            "max_epochs": self.plan.epochs,
             "steps": progress.steps[k],
             "stopped": progress.stopped[k],
             "diverged": bool(progress.diverged[k]),
             "final_lr": float(progress.final_lr[k]),
             "optimizer": settings["optimizer"],
-            "lr": base_lr,
+            "lr": settings["lr"],
             "weight_decay": settings["weight_decay"],
             "batch_size": settings["batch_size"],
-            "ensemble_size": members,
+            "ensemble_size": self.members,
             "wall_s": round(wall, 3),
-            "device": device_name(device),
+            "device": device_name(self.device),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            "config_digest": config_digest,
+            "config_digest": spec.digest(),
             "data_digest": data.digest,
             "code_digest": code_digest(),
         }
-        history = pd.DataFrame(progress.history[k], columns=["epoch", "train_loss", "val_loss", "lr"])
-        results.append({"metrics": metrics, "history": history, "state_dict": group.member_state_dict(k)})
-    status = ", ".join(
-        f"seed {seed}: {r['metrics']['stopped']} at epoch {r['metrics']['epochs']}" for seed, r in zip(seeds, results)
-    )
-    log(f"{label}: done in {wall:.1f} s ({status})")
-    return results
 
 
 def _end_epoch(
@@ -608,7 +657,7 @@ def train_job(
     """Train every seed of a job into ``out``/seed~k, staging finished seeds and the
     checkpoint in ``staging`` (outside ``out``) until all are done; returns the metrics."""
     out, staging = Path(out), Path(staging)
-    groups = [list(spec.seeds)] if spec.arch == "fcn" else [[seed] for seed in spec.seeds]
+    groups = [list(spec.seeds)] if archs.get(spec.arch).ensemble else [[seed] for seed in spec.seeds]
     for seeds in groups:
         folders = [staging / f"seed~{seed}" for seed in seeds]
         if all(_finished(folder, spec, data) for folder in folders):

@@ -8,7 +8,6 @@
 # runs the study and then writes it; `snakemake --report results/report.html` writes
 # it for outputs already made.
 
-from regscale import study
 from regscale.figures import registry as figure_registry
 
 
@@ -16,7 +15,6 @@ report: "../report/workflow.rst"
 
 
 ANALYSIS_OUTPUTS = figure_registry.outputs(config)
-RUN_FOLDERS = [job.folder for job in study.jobs(config)]
 SCHEDULE_HISTORIES = figure_registry.schedule_histories(config)
 DATASET_SHARD = {
     kind: str(path) for kind, path in shards.shard_files("test", 0).items()
@@ -47,7 +45,7 @@ ANALYSIS_RESOURCES = rule_resources_of("aggregate")
 
 rule aggregate_runs:
     input:
-        runs=RUN_FOLDERS,
+        runs=TRAINING_OUTPUTS,
     output:
         runs=report(
             "results/tables/runs.csv",
@@ -222,6 +220,7 @@ for figure in figure_registry.drawable(config):
             **ANALYSIS_RESOURCES,
         params:
             **figure_params(figure),
-            draw=figure.draw,
+        # The script through a param: a loop's `script:` is evaluated again when the
+        # job runs, when `figure` is the loop's last value; params are fixed here.
         script:
-            f"../../scripts/{figure.script}"
+            "../../scripts/{params.script}"

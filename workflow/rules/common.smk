@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 
 from regscale import config as study_config
-from regscale import shards
+from regscale import shards, study
 
-study_config.validate(config)
+study_config.validate(config)  # fills every default: the rules read the resolved config
+# The training jobs of the config's experiments, expanded once (regscale.study.jobs).
+TRAINING_JOBS = study.jobs(config)
 
 REPO = Path(workflow.basedir)
 
@@ -63,8 +65,10 @@ def rule_resources(rule_name, key):
 
 
 def script_path(script_rule):
-    """The file a rule's `script:` names (relative to the rules file that defines it)."""
-    return Path(script_rule.snakefile).parent / script_rule.script
+    """The file a rule's `script:` names (relative to the rules file that defines it;
+    {params.name} filled in as Snakemake does when the job runs)."""
+    script = str(script_rule.script).format(params=script_rule.params)
+    return Path(script_rule.snakefile).parent / script
 
 
 def rule_resources_of(rule_name):
@@ -91,7 +95,8 @@ def figure_inputs(figure):
 
 
 def figure_params(figure):
-    params = {name: FIGURE_SETTINGS[name] for name in figure.settings}
+    params = {"script": figure.script, "draw": figure.draw}
+    params.update({name: FIGURE_SETTINGS[name] for name in figure.settings})
     if "histories" in figure.inputs:
         params["histories"] = list(SCHEDULE_HISTORIES)
     return params

@@ -2,11 +2,10 @@
 # cell; see src/regscale/train.py for the run artifacts and src/regscale/jobspec.py for
 # the settings that make a job stale.
 
-from regscale import jobspec
-from regscale import study as study_jobs
+from regscale import archs, jobspec, targets
 
-# Every job folder of the config, for `rule all`.
-TRAINING_OUTPUTS = [job.folder for job in study_jobs.jobs(config)]
+# Every job folder of the config, for `rule all` and the runs table.
+TRAINING_OUTPUTS = [job.folder for job in TRAINING_JOBS]
 
 
 rule train:
@@ -21,10 +20,10 @@ rule train:
     benchmark:
         "results/benchmarks/train/arch~{arch}/{size}/schedule~{schedule}/target~{target}/nd~{nd}/seeds~{first}-{last}.tsv"
     wildcard_constraints:
-        arch="fcn|resnet18|vit",
+        arch="|".join(archs.ARCHITECTURES),
         size=r"[a-z]+~\d+(/[a-z]+~\d+)*",
         schedule=r"[A-Za-z0-9_.-]+",
-        target="theta|J|D|joint",
+        target="|".join([*targets.names(), "joint"]),
         nd=r"\d+",
         first=r"\d+",
         last=r"\d+",

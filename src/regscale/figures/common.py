@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from .. import archs, targets
 from ..study import parse_size
 from .style import WIDTH, style  # noqa: F401 (shared by every figure module)
 
-TARGETS = ("theta", "J", "D")
-TARGET_LABELS = {"theta": r"$\theta$", "J": r"$J$", "D": r"$D$"}
+TARGETS = targets.names()
+TARGET_LABELS = {name: target.label for name, target in targets.TARGETS_BY_NAME.items()}
 INTERVAL_COLUMNS = {"regression": ("alpha_lo", "alpha_hi"), "bootstrap": ("alpha_boot_lo", "alpha_boot_hi")}
 
 
@@ -28,7 +28,8 @@ def exponent_label(row: pd.Series | None, symbol: str, interval: str) -> str:
 
 
 def size_text(arch: str, label: str, vary: str | None = None) -> str:
-    """A model's name in a legend: n_n=16 (FCN width), n_l=2 (depth), ResNet-18, ViT."""
+    """A model's name in a legend: n_n=16 (FCN width), n_l=2 (depth), else the
+    registered label (regscale.archs), with its size when several are drawn."""
     size = parse_size(label)
     if arch == "fcn":
         if vary == "depth":
@@ -36,9 +37,7 @@ def size_text(arch: str, label: str, vary: str | None = None) -> str:
         if vary == "width":
             return f"$n_n$={size['width']}"
         return f"FCN $n_n$={size['width']}"
-    if arch == "resnet18":
-        return "ResNet-18" if vary is None else f"ResNet-18 (width {size['width']})"
-    return "ViT" if vary is None else f"ViT ({label.replace('~', '=').replace('/', ', ')})"
+    return archs.get(arch).legend(size, vary)
 
 
 def legend_below(ax, ncol: int = 1, **kwargs) -> None:

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..stats import cell_statistics, experiment, select
-from .common import WIDTH, by_size, size_text, style, tidy_log_ticks
+from .common import TARGET_LABELS, WIDTH, by_size, size_text, style, tidy_log_ticks
 
 FIRST = 20  # the paper's panels (a), (b): the first 20 of 100 realizations
 MAX_HISTOGRAMS = 4
@@ -100,7 +100,7 @@ def statistics(runs, subsets, experiments, train, plots) -> plt.Figure:
             edges = _edges(everything)
             stats_row = row_stats.loc[(cell.size_label, cell.target, cell.n_d)]
             _histogram(ax, frame[mask]["test_mse"].to_numpy(), stats_row, edges)
-            target = {"theta": r"$\theta$"}.get(cell.target, f"${cell.target}$")
+            target = TARGET_LABELS.get(cell.target, f"${cell.target}$")
             letter = "abcdefghijklmnop"[len(axes) - 1]
             ax.set_title(
                 f"({letter}) {target}, {size_text('fcn', cell.size_label, 'width')}, $N_D$={cell.n_d}\n"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .. import archs
 from ..joint import predict
 from ..stats import experiment, select
 from ..study import parse_size
@@ -34,7 +35,12 @@ from .common import (
 
 LOSS = "test MSE (geometric mean)"
 ALPHA_D, ALPHA_M = r"$\alpha_D$", r"$\alpha_M$"
-ARCH_STYLE = {"resnet18": ("tab:blue", "o"), "vit": ("tab:green", "D")}
+
+
+def other_architectures(experiments: dict) -> list:
+    """The registered architectures besides the FCN sweep that have an experiment of
+    their name (ResNet-18 and ViT in the shipped configs), each drawn in its style."""
+    return [arch for arch in archs.ARCHITECTURES.values() if not arch.ensemble and arch.name in experiments]
 
 
 def _series(frame: pd.DataFrame, arch: str, size: str, schedule: str, target: str) -> pd.DataFrame:
@@ -81,7 +87,8 @@ def architectures(cells, exponents, experiments, train, plots) -> plt.Figure:
     for size, colour in zip(sizes[:1] + sizes[-1:] if len(sizes) > 1 else sizes, ("tab:red", "goldenrod")):
         series.append((size_text("fcn", size), "fcn", size, colour, "s"))
     chosen = [fcn]
-    for name, (colour, marker) in ARCH_STYLE.items():
+    for arch in other_architectures(experiments):
+        name, colour, marker = arch.name, arch.colour, arch.marker
         spec, frame = _cells_of(cells, experiments, train, name, [schedule])
         chosen.append(frame)
         sizes = by_size(frame)
@@ -174,9 +181,8 @@ def exponents_vs_size(exponents, trend, experiments, train, plots) -> plt.Figure
                 f"$b_D$ = {interval_text(row['b'], row[b_lo], row[b_hi])}"
             )
             ax.plot(grid, row["a"] * np.log10(grid / 1e6) + row["b"], "k--", linewidth=1.0, label=label)
-        for name, (colour, marker) in ARCH_STYLE.items():
-            if name not in experiments:
-                continue
+        for arch in other_architectures(experiments):
+            name, colour, marker = arch.name, arch.colour, arch.marker
             other = experiment(experiments, train, name)
             chosen = data[(data["arch"] == name) & data["size"].isin(other["sizes"]) & (data["target"] == target)]
             if chosen.empty:
