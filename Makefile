@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[test]'
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[test,crosscheck]'
 	touch $(STAMP)
 
 # The default (laptop-scale) study, end to end: shards, training, analysis, and the

@@ -3,6 +3,7 @@ line of stdout (speed itself is measured by running it, not by the tests), and -
 which writes the measurement where the planner reads it."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,9 +12,10 @@ import pytest
 import yaml
 
 from conftest import REPO, TINY
-from regscale import plan, throughput
+from regscale import crosscheck, plan, throughput
 from regscale.config import load
-from regscale.models import build_model, count_parameters
+from regscale.archs import build_model
+from regscale.models import count_parameters
 
 REQUIRED = {"device", "sites_per_sample", "batch", "steps_mean", "seconds_per_sample", "site_steps_per_s"}
 
@@ -39,6 +41,8 @@ def test_simulate_benchmark_prints_one_json_line():
         (["simulate", "--sites", "64"], "moire period 98 A exceeds the"),
         (["train", "--threads", "0"], "argument --threads: 0 is below the minimum 1"),
         (["simulate", "--record", "no/such/folder/rates.yaml"], "folder no/such/folder does not exist"),
+        (["simulate", "--against", "spirit", "--record"], "--record measures our simulator alone"),
+        (["simulate", "--against", "spirit", "--spirit-solver", "SIB"], "argument --spirit-solver: invalid choice"),
     ],
 )
 def test_bad_arguments_are_usage_errors(args, message):
@@ -47,6 +51,35 @@ def test_bad_arguments_are_usage_errors(args, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_simulate_against_spirit_prints_the_comparison():
+    """Issue 16.2: the same samples relaxed by ours and by Spirit; the last line holds both
+    timings, their ratio and how far the relaxed energies differ."""
+    if not crosscheck.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, and the comparison with Spirit must run there: {crosscheck.MISSING}", pytrace=False)
+        pytest.skip(crosscheck.MISSING)
+    command = [sys.executable, "-m", "regscale.bench", "simulate", "--config", str(TINY), "--sites", "512"]
+    result = subprocess.run(
+        command + ["--batch", "2", "--device", "cpu", "--against", "spirit"], capture_output=True, text=True, check=True
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    contract = {"seconds_per_sample", "spirit_seconds_per_sample", "speedup_vs_spirit", "energy_rel_diff_max", "sites"}
+    assert contract | {"device"} <= set(report)
+    assert report["sites"] == 512 and report["samples"] == 2 and report["device"].startswith("cpu")
+    assert report["threads"] == 1 and report["spirit_threads"] == 1
+    assert report["seconds_per_sample"] > 0 and report["spirit_seconds_per_sample"] > 0
+    assert report["speedup_vs_spirit"] == pytest.approx(
+        report["spirit_seconds_per_sample"] / report["seconds_per_sample"]
+    )
+    assert report["spirit_solver"] in crosscheck.MINIMISERS and set(report["spirit_screening_s"]) == set(
+        crosscheck.MINIMISERS
+    )
+    assert report["spirit_converged_fraction"] == 1.0 and report["converged_fraction"] == 1.0
+    # The same samples from the same start to the same tolerance: the same minima, nearly.
+    assert 0 <= report["energy_rel_diff_max"] < 1e-3 and report["mz_sign_agreement_min"] > 0.95
+    assert "relaxed" in result.stderr and f"spirit {report['spirit_solver']} sample 1" in result.stderr
 
 
 def bench(*args):
