@@ -39,7 +39,8 @@ plan: venv
 
 # `snakemake --profile slurm` looks the name up in Snakemake's user profile folder
 # (~/.config/snakemake, or $XDG_CONFIG_HOME/snakemake): link it to profiles/slurm, once.
-# An existing profile of that name is left alone, with an error saying so.
+# An existing profile of that name is left alone, with an error saying so; a site-wide
+# one (/etc/xdg/snakemake/slurm), which the link would hide, is named in a note.
 slurm-profile: venv
 	@folder=$$($(BIN)/python -c "from snakemake.common import get_appdirs; print(get_appdirs().user_config_dir)"); \
 	link="$$folder/slurm"; here="$(CURDIR)/profiles/slurm"; \
@@ -49,6 +50,8 @@ slurm-profile: venv
 		echo "error: $$link exists and is not this repository's profile; move it away, or run snakemake --profile $$here" >&2; exit 1; \
 	else \
 		mkdir -p "$$folder" && ln -s "$$here" "$$link" && echo "linked $$link -> $$here; run: snakemake --profile slurm"; \
+		site=$$($(BIN)/python -c "from snakemake.common import get_appdirs; print(get_appdirs().site_config_dir)")/slurm; \
+		if [ -e "$$site" ]; then echo "note: the site-wide profile $$site is now hidden behind it for you; this one asks for what the config's resources say" >&2; fi; \
 	fi
 
 # The whole test suite, lint and format checks of the workflow included.

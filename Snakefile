@@ -29,7 +29,7 @@ include: "workflow/rules/analysis.smk"
 # (rerun-triggers in profiles/default/config.yaml), so a comment, a `touch` or a
 # `git checkout` reruns nothing.
 for script_rule in workflow.rules:
-    if script_rule.script:
+    if script_rule.script and not hasattr(script_rule.params, "code"):
         script_rule.set_params(code=code_version(script_path(script_rule)))
 
 

@@ -10,11 +10,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 from regscale import shards
-from regscale.figures import samples
+from regscale.figures import samples, style
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 files = {kind: Path(path) for kind, path in snakemake.input.items()}
 images, table = shards.load([files])
 figure = samples.dataset(images, table, json.loads(snakemake.params.plots))
-figure.savefig(snakemake.output.png)
-figure.savefig(snakemake.output.pdf, metadata={"CreationDate": None})
+style.save(figure, snakemake.output)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import pandas as pd
 
 from regscale import aggregate
-from regscale.figures import scaling
+from regscale.figures import scaling, style
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 params = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "plots")}
@@ -24,5 +24,4 @@ for schedule, folder in zip(snakemake.params.histories, snakemake.input.historie
     note = f"({cell[1]}, $N_D$={cell[2]}, seed {seed})"
 cells, exponents = pd.read_csv(snakemake.input.cells), pd.read_csv(snakemake.input.exponents)
 figure = scaling.schedules(cells, exponents, histories, params["experiments"], params["train"], params["plots"], note)
-figure.savefig(snakemake.output.png)
-figure.savefig(snakemake.output.pdf, metadata={"CreationDate": None})
+style.save(figure, snakemake.output)

@@ -10,11 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd
 
-from regscale.figures import realizations
+from regscale.figures import realizations, style
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 tables = [pd.read_csv(path) for path in snakemake.input]
 settings = [json.loads(snakemake.params[name]) for name in ("experiments", "train", "plots")]
-figure = getattr(realizations, snakemake.params.draw)(*tables, *settings)
-figure.savefig(snakemake.output.png)
-figure.savefig(snakemake.output.pdf, metadata={"CreationDate": None})
+style.save(getattr(realizations, snakemake.params.draw)(*tables, *settings), snakemake.output)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,39 @@ def planned_jobs(workdir: Path, *targets: str, configfile: Path = TINY, code: Pa
     # The target rule `all` only collects outputs; it is listed whenever anything else runs.
     counts.pop("all", None)
     return counts
+
+
+def start_snakemake(workdir: Path, *args: str, configfile: Path = TINY, code: Path = REPO) -> subprocess.Popen:
+    """The workflow started in the background (one core, its own process group), its
+    output in ``workdir``/../<name>.log, to be stopped by :func:`kill_when`."""
+    command = [str(SNAKEMAKE), "-s", str(code / "Snakefile"), "--directory", str(workdir)]
+    command += ["--configfile", str(configfile), "--cores", "1", *args]
+    env = dict(os.environ)
+    if code != REPO:
+        env["PYTHONPATH"] = str(code / "src")
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir.parent / f"{workdir.name}.log", "w") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+
+
+def kill_when(process: subprocess.Popen, ready, timeout: float = 300) -> None:
+    """SIGKILL the whole process group as soon as ``ready()`` holds, as when a node dies;
+    fail if the run ends or stalls first."""
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if ready():
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the run finished or stalled before it could be killed")
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
 
 
 def planned_job_set(workdir: Path, *args: str, configfile: Path = TINY, code: Path = REPO) -> set[tuple[str, str]]:
@@ -98,15 +133,6 @@ def tiny_shards(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory) -> Path:
-    """A work directory in which the whole tiny study ran to completion (`snakemake` with
-    no target: shards, training, tables, figures). Shared: read it, or copy it to change it."""
-    workdir = tmp_path_factory.mktemp("tiny_study")
-    snakemake(workdir)
-    return workdir
-
-
-@pytest.fixture(scope="session")
 def complete_study(tmp_path_factory) -> tuple[Path, Path]:
     """(code, work): a copy of the code (copy_of_code) and the tiny study completed with
     it in ``work``. Tests that edit the code put it back; tests that run jobs copy
@@ -116,3 +142,11 @@ def complete_study(tmp_path_factory) -> tuple[Path, Path]:
     work = root / "work"
     snakemake(work, code=code)
     return code, work
+
+
+@pytest.fixture(scope="session")
+def tiny_study(complete_study) -> Path:
+    """A work directory in which the whole tiny study ran to completion (`snakemake` with
+    no target: shards, training, tables, figures), from the copy of the code in
+    ``complete_study``. Shared: read it, or copy it to change it."""
+    return complete_study[1]

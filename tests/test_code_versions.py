@@ -13,8 +13,6 @@ import ast
 import os
 import re
 import shutil
-import signal
-import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, TINY, copy_of_code, planned_job_set, snakemake
+from conftest import TINY, kill_when, planned_job_set, snakemake, start_snakemake
 from regscale import codeversion
 
 pytestmark = pytest.mark.slow
@@ -185,25 +183,8 @@ def test_a_killed_job_resumes_from_its_checkpoint_after_a_comment_edit(study, tm
     configfile = tmp_path / "long.yaml"
     configfile.write_text(yaml.safe_dump(config))
     resume = work / "results/resume"
-    command = [str(SNAKEMAKE), "-s", str(code / "Snakefile"), "--directory", str(work)]
-    command += ["--configfile", str(configfile), "--cores", "1", LONG]
-    env = {**os.environ, "PYTHONPATH": str(code / "src")}
-    with open(tmp_path / "killed.log", "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    deadline = time.monotonic() + 300
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if any(resume.rglob("state~*.pt")):
-                os.killpg(process.pid, signal.SIGKILL)
-                break
-            time.sleep(0.02)
-        else:
-            pytest.fail("the job finished or stalled before a checkpoint appeared")
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process = start_snakemake(work, LONG, configfile=configfile, code=code)
+    kill_when(process, lambda: any(resume.rglob("state~*.pt")))
     with edited(python_files(code), with_comment_and_docstring):
         snakemake(work, "--unlock", configfile=configfile, code=code)
         snakemake(work, "--rerun-incomplete", LONG, configfile=configfile, code=code)
@@ -212,3 +193,15 @@ def test_a_killed_job_resumes_from_its_checkpoint_after_a_comment_edit(study, tm
     assert 0 < epoch < 300 and epoch % 3 == 0
     assert (work / LONG / "seed~1" / "metrics.json").exists()
     assert Path(work / LONG).is_dir()
+
+
+def test_one_architecture_s_entry_reruns_its_training_only(study, every_job, downstream):
+    # The ViT's plot colour: its registry entry, not the shared part of regscale.archs.
+    code, work = study
+    registry = code / "src" / "regscale" / "archs.py"
+    assert registry.read_text().count('"tab:green"') == 1
+    with edited([registry], lambda text: text.replace('"tab:green"', '"tab:olive"')):
+        planned = planned_job_set(work, code=code)
+    trained = {job for job in planned if job[0] == "train"}
+    assert trained and trained == {job for job in every_job if job[0] == "train" and "/arch~vit/" in job[1]}
+    assert planned - trained == expected(every_job, downstream({"train"}) - {"train"})

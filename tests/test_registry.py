@@ -59,6 +59,11 @@ def test_a_registered_architecture_runs_through_a_tiny_study(complete_study, tmp
         registry_file.write_text(original + TOY)
         planned = planned_job_set(work, configfile=configfile, code=code)
         assert not {rule for rule, _ in planned} & {"simulate_shard", "shard_manifest", "atlas_images"}
+        # Registering an architecture leaves the others' trained jobs alone (the FCN
+        # job of this config was trained by the complete study): only the toy trains.
+        trained = sorted(output for rule, output in planned if rule == "train")
+        assert len(trained) == 2 * len(config["train"]["n_d"]), trained
+        assert all(output.startswith("results/runs/arch~toy/") for output in trained), trained
         snakemake(work, configfile=configfile, code=code)
     finally:
         registry_file.write_text(original)
@@ -67,6 +72,7 @@ def test_a_registered_architecture_runs_through_a_tiny_study(complete_study, tmp
     assert sorted(toy["rank"].unique()) == [2, 8] and len(toy) == 2 * 2 * len(config["train"]["n_d"])
     assert toy["size_label"].str.fullmatch(r"rank~\d+").all() and (toy.test_mse > 0).all()
     exponents = pd.read_csv(work / "results/tables/exponents.csv")
-    assert {"toy", "fcn_width"} <= set(exponents.experiment)
+    data = exponents[exponents.axis == "data"]
+    assert sorted(data[data.arch == "toy"]["size"]) == ["rank~2", "rank~8"] and "fcn" in set(data.arch)
     assert (work / "results/figures/fig1_architectures.png").stat().st_size > 0
     assert (work / "results/runs/arch~toy/rank~8/schedule~plateau/target~J/nd~64/seeds~0-1/seed~1/model.pt").exists()

@@ -78,10 +78,11 @@ def script_json(page: str, script_id: str, variable: str):
 
 
 @pytest.fixture(scope="module")
-def report(tiny_study, tmp_path_factory):
+def report(complete_study, tmp_path_factory):
     """(results, workflow description, the zip) of `snakemake --report report.zip`."""
+    code, tiny_study = complete_study
     path = tmp_path_factory.mktemp("report") / "report.zip"
-    snakemake(tiny_study, "--report", str(path))
+    snakemake(tiny_study, "--report", str(path), code=code)
     archive = zipfile.ZipFile(path)
     page = archive.read("report/report.html").decode()
     yield script_json(page, "results", "results"), script_json(page, "workflow-desc", "workflow_desc"), archive

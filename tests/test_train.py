@@ -207,7 +207,7 @@ def test_run_artifacts_follow_the_documented_schema(tiny, tmp_path):
             assert isinstance(metrics[key], kind), key
         assert metrics["seed"] == seed and metrics["targets"] == ["J"] and metrics["n_d"] == 64
         assert metrics["n_train"] + metrics["n_val"] == 64 and metrics["n_test"] == spec.test_size
-        assert metrics["stopped"] == "schedule_end" and metrics["code_digest"] == code_digest()
+        assert metrics["stopped"] == "schedule_end" and metrics["code_digest"] == code_digest(spec.arch)
         assert metrics["config_digest"] == spec.digest() and metrics["ensemble_size"] == 2
         history = pd.read_csv(folder / "history.csv")
         assert list(history.columns) == ["epoch", "train_loss", "val_loss", "lr"]

@@ -5,19 +5,15 @@ checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY, snakemake
+from conftest import TINY, kill_when, snakemake, start_snakemake
 from regscale import config as study_config
 from regscale import jobspec, study
 
@@ -106,13 +102,6 @@ def test_a_training_setting_makes_only_its_runs_stale(trained, tmp_path):
         assert "simulate_shard" not in result.stdout, change
 
 
-def start_killable(workdir, configfile, target):
-    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    command += ["--configfile", str(configfile), "--cores", "1", target]
-    log = open(workdir / "snakemake-run.log", "w")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 @pytest.mark.slow
 def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path):
     configfile = write_config(
@@ -121,22 +110,8 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path
     )
     resume = tmp_path / "killed" / jobspec.RESUME
     killed = copy_of(tiny_shards, tmp_path, "killed")
-    process = start_killable(killed, configfile, LONG)
-    deadline = time.monotonic() + 300
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if any(resume.rglob("state~*.pt")):
-                os.killpg(process.pid, signal.SIGKILL)
-                break
-            time.sleep(0.02)
-        else:
-            pytest.fail("the job finished or stalled before a checkpoint appeared")
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    assert process.returncode == -signal.SIGKILL
+    process = start_snakemake(killed, LONG, configfile=configfile)
+    kill_when(process, lambda: any(resume.rglob("state~*.pt")))
     assert not (killed / LONG / "seed~0" / "metrics.json").exists()
 
     snakemake(killed, "--unlock", configfile=configfile)

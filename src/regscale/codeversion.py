@@ -116,13 +116,54 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def code_version(path: Path | str) -> str:
+def code_version(path: Path | str, per_entry: str | None = None) -> str:
     """A short digest of the meaning of a script (or module) and of every module of
     the package it reaches: the same before and after any edit that only touches
-    comments, docstrings or formatting."""
+    comments, docstrings or formatting.
+
+    ``per_entry``: a registry module (regscale.archs) of which only the shared part
+    counts, for jobs that add the version of their own entry (:func:`entry_version`):
+    then registering a new architecture, or changing one, leaves the jobs of the
+    others alone."""
     path = Path(path)
     digest = hashlib.sha256(stripped_tree(_parse(path)).encode())
     for name in reached_modules(path):
         digest.update(f"\0{name}\0".encode())
-        digest.update(_module(name)[0].encode())
+        digest.update((_registry(name)[0] if name == per_entry else _module(name)[0]).encode())
     return digest.hexdigest()[:16]
+
+
+def entry_version(module: str, entry: str) -> str:
+    """A short digest of one entry of a registry module: its top-level
+    ``register(Kind("<entry>", ...))`` statement and the module's functions it names."""
+    entries = _registry(module)[1]
+    if entry not in entries:
+        raise ValueError(f"{module} registers no {entry!r}; it registers {sorted(entries)}")
+    return hashlib.sha256(entries[entry].encode()).hexdigest()[:16]
+
+
+@cache
+def _registry(name: str) -> tuple[str, dict[str, str]]:
+    """(the module without its registrations and the functions only they name,
+    {entry: its registration and those functions}), each as a stripped tree."""
+    tree = _parse(module_file(name))
+    stripped_tree(tree)  # docstrings out, in place
+    registrations = {}
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "register" and call.args:
+            entry = call.args[0]
+            if isinstance(entry, ast.Call) and entry.args and isinstance(entry.args[0], ast.Constant):
+                registrations[entry.args[0].value] = statement
+    functions = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    named = {
+        entry: sorted({n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and n.id in functions})
+        for entry, statement in registrations.items()
+    }
+    owned = {function for names in named.values() for function in names}
+    shared = [s for s in tree.body if s not in registrations.values() and getattr(s, "name", None) not in owned]
+
+    def dump(statements):
+        return ast.dump(ast.Module(body=statements, type_ignores=[]), annotate_fields=False)
+
+    return dump(shared), {entry: dump([functions[f] for f in named[entry]] + [registrations[entry]]) for entry in registrations}

@@ -19,6 +19,7 @@ answer is an extrapolation of the law, and flagged so.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -26,6 +27,8 @@ import pandas as pd
 
 from . import plan
 from .joint import PARAMETERS, predict
+
+log = logging.getLogger(__name__)
 
 TARGET_FRACTIONS = (1.0, 0.5, 0.25)  # of the law's loss at the study's largest cell
 N_M_GRID = 201  # log-spaced model sizes from the smallest fitted to 10 x the largest
@@ -47,7 +50,7 @@ def samples_needed(law: dict, target_error: float, n_m: np.ndarray) -> np.ndarra
 def realization_hours(config: dict, rates: dict, arch: str, schedule: str, n_d: int, n_m: float) -> tuple:
     """(simulation, training) hours of one realization at (N_D, N_M)."""
     simulate = n_d * plan.seconds_per_sample(config, rates)
-    train = plan.samples_per_run(config, arch, schedule, n_d) / plan.samples_per_second(rates["train"][arch], n_m)
+    train = plan.samples_per_run(config, arch, schedule, n_d) / plan.samples_per_second(plan.train_rates(rates, arch), n_m)
     return simulate / 3600, train / 3600
 
 
@@ -80,6 +83,9 @@ def guidance(laws: pd.DataFrame, config: dict, device: str, rates: dict) -> pd.D
     """guidance.csv: for every law and target fraction, the cheapest way to reach it."""
     rows = []
     for _, row in laws.iterrows():
+        if row["arch"] not in rates["train"]:
+            log.warning("no guidance for %s (%s): no training throughput measured for it", row["experiment"], row["arch"])
+            continue
         best_error = float(predict(row, row["n_m_max"], row["n_d_max"]))
         for fraction in TARGET_FRACTIONS:
             target_error = fraction * best_error

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from . import archs, targets
-from .codeversion import code_version
+from .codeversion import code_version, entry_version
 from .hashing import digest
 from .schedules import Schedule
 from .shards import shard_count, shard_files
@@ -31,12 +31,22 @@ OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "batch_size", "max_epochs",
 RESUME = "results/resume"  # resumable checkpoints, outside the job's output directory
 
 
+@cache  # per job of the DAG: compute once per architecture
+def code_version_for(script: Path | str, arch: str) -> str:
+    """The code version of ``script`` (and all it imports) for jobs of one architecture:
+    of the architecture registry only its shared part and this architecture's entry
+    count, so registering or changing one architecture leaves the jobs of the others
+    alone (regscale.codeversion)."""
+    shared = code_version(script, per_entry=archs.__name__)
+    return digest([shared, entry_version(archs.__name__, arch)])
+
+
 @cache  # the sources do not change under a running process; every run and seed asks
-def code_digest() -> str:
+def code_digest(arch: str) -> str:
     """The code version of the training library (regscale.train and every module it
-    imports, see regscale.codeversion): recorded in each run's metrics and checkpoint,
-    so that a run is resumed or reused only by the same training code."""
-    return code_version(Path(__file__).with_name("train.py"))
+    imports) for ``arch``: recorded in each run's metrics and checkpoint, so that a run
+    is resumed or reused only by the same training code."""
+    return code_version_for(Path(__file__).with_name("train.py"), arch)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from . import archs, study, throughput
+from . import archs, study, targets, throughput
 from .config import load
 from .epochs import epoch_plan
 from .schedules import Schedule
@@ -102,6 +102,17 @@ def samples_per_run(config: dict, arch: str, schedule: str, n_d: int) -> int:
     return epoch_plan(n_d, config["train"]["validation_fraction"], config["train"]["archs"][arch], schedule).samples
 
 
+def train_rates(rates: dict, arch: str) -> list[dict]:
+    """The measured training rates of ``arch`` (a block of resources/throughput.yaml)."""
+    try:
+        return rates["train"][arch]
+    except KeyError:
+        raise ValueError(
+            f"no training throughput measured for {arch!r} on {rates.get('name', 'this device')}: "
+            f"run python -m regscale.bench train --record with a config that has a {arch} experiment"
+        ) from None
+
+
 def samples_per_second(rates: list[dict], n_m: int) -> float:
     """Training samples (realization-samples for an ensemble) per second for a model of
     n_m parameters: the measurement of the closest size, scaled down in proportion to
@@ -112,7 +123,7 @@ def samples_per_second(rates: list[dict], n_m: int) -> float:
 
 def training(config: dict, rates: dict) -> list[Training]:
     shape = image_shape(config)
-    n_outputs = 3 if config["train"]["joint"] else 1
+    n_outputs = len(targets.names()) if config["train"]["joint"] else 1
     n_m: dict[tuple[str, str], int] = {}
     planned = []
     for job in study.jobs(config):
@@ -120,7 +131,7 @@ def training(config: dict, rates: dict) -> list[Training]:
         if key not in n_m:
             n_m[key] = parameter_count(job.arch, study.parse_size(job.size), shape, n_outputs)
         work = len(job.seeds) * samples_per_run(config, job.arch, job.schedule, job.n_d)
-        planned.append(Training(job, n_m[key], work / samples_per_second(rates["train"][job.arch], n_m[key])))
+        planned.append(Training(job, n_m[key], work / samples_per_second(train_rates(rates, job.arch), n_m[key])))
     return planned
 
 

@@ -411,7 +411,7 @@ class _Run:
             y_val=data.y.index_select(0, val_index),
             x_buffer=torch.empty(batch, *data.x.shape[1:], dtype=data.x.dtype, device=device),
             started=started,
-            digest=digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest()}),
+            digest=digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest(spec.arch)}),
         )
 
     @property
@@ -552,7 +552,7 @@ class _Run:
             "torch": torch.__version__,
             "config_digest": spec.digest(),
             "data_digest": data.digest,
-            "code_digest": code_digest(),
+            "code_digest": code_digest(spec.arch),
         }
 
 
@@ -641,7 +641,7 @@ def _finished(folder: Path, spec: JobSpec, data: Data) -> bool:
     except (FileNotFoundError, json.JSONDecodeError):
         return False
     same = (metrics.get("config_digest"), metrics.get("data_digest"), metrics.get("code_digest"))
-    return same == (spec.digest(), data.digest, code_digest()) and (folder / "model.pt").exists()
+    return same == (spec.digest(), data.digest, code_digest(spec.arch)) and (folder / "model.pt").exists()
 
 
 def train_job(

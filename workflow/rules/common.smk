@@ -95,7 +95,12 @@ def figure_inputs(figure):
 
 
 def figure_params(figure):
-    params = {"script": figure.script, "draw": figure.draw}
+    # The order of the inputs too: the scripts read the tables in that order.
+    params = {
+        "script": figure.script,
+        "draw": figure.draw,
+        "inputs": list(figure.inputs),
+    }
     params.update({name: FIGURE_SETTINGS[name] for name in figure.settings})
     if "histories" in figure.inputs:
         params["histories"] = list(SCHEDULE_HISTORIES)

@@ -35,5 +35,10 @@ rule train:
     params:
         settings=lambda wildcards: jobspec.rule_settings(config, wildcards),
         resume=jobspec.rule_resume_folder,
+        # Its own code version (the Snakefile gives every other rule one per script):
+        # per architecture, so that registering one leaves the others' jobs alone.
+        code=lambda wildcards: jobspec.code_version_for(
+            script_path(rules.train.rule), wildcards.arch
+        ),
     script:
         "../../scripts/train.py"

@@ -29,3 +29,10 @@ def style(plots: dict) -> None:
             "pdf.fonttype": 42,  # editable text in the PDF
         },
     )
+
+
+def save(figure, output) -> None:
+    """A figure as PNG and PDF (``output.png``, ``output.pdf``: a rule's outputs); the PDF
+    without a creation date, so the same figure gives the same bytes."""
+    figure.savefig(output.png)
+    figure.savefig(output.pdf, metadata={"CreationDate": None})
