@@ -90,3 +90,17 @@ gpu-wheels: venv
 
 gpu-check:
 	PYTHONPATH=src $(GPU_PYTHON) -m regscale.gpucheck --wheels $(GPU_WHEELS) --out results/gpu-check.json
+
+# Before a study on SLURM: every submission it would make (training packed as the
+# profile packs it) against the nodes and limits of its partition; names each one that
+# could never start, and why (regscale.slurmcheck). `make slurm-study` checks, then
+# runs the study through profiles/slurm. SLURM_CONFIG=F for another config.
+SLURM_CONFIG ?= configs/paper.yaml
+
+.PHONY: slurm-check slurm-study
+
+slurm-check: venv
+	$(BIN)/python -m regscale.slurmcheck --configfile $(SLURM_CONFIG) $(SNAKEMAKE_ARGS)
+
+slurm-study: slurm-check
+	$(BIN)/snakemake --profile profiles/slurm --configfile $(SLURM_CONFIG) $(SNAKEMAKE_ARGS)

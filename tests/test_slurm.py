@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +26,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SNAKEMAKE, TINY
+from regscale import slurmcheck
 from slurm.cluster import ACCOUNT, PARTITION, Cluster, unavailable
 
 pytestmark = pytest.mark.slow
@@ -238,3 +240,169 @@ def test_training_jobs_share_submissions(study):
     assert submitted_rules(study["cluster"]).count("train") == -(-planned // PACK)
     trainings = [job for job in study["cluster"].sacct(*SACCT_FIELDS) if job["Comment"] == "rule_train_train"]
     assert trainings and all("gres/gpu=1" in job["AllocTRES"] for job in trainings), trainings
+
+
+# -- CPU-only training: packed to fit, and what cannot fit named (issue 15, point 8) -------
+
+
+def cpu_only_config(cluster: Cluster, folder: Path) -> tuple[Path, dict]:
+    """The tiny config as a new user runs it without a GPU: everything on the CPU. Each
+    training job takes ``cpus // 4 + 1`` threads, so that one fits the node and the
+    four that the profile packs into a submission would not, side by side."""
+    config = yaml.safe_load(TINY.read_text())
+    config["device"] = "cpu"
+    for stage in ("simulate", "train"):
+        config["resources"][stage]["gpu"] = 0
+    config["resources"]["train"]["threads"] = cluster.cpus // 4 + 1
+    folder.mkdir(parents=True, exist_ok=True)
+    configfile = folder / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    return configfile, config
+
+
+def one_submission_of_training(config: dict) -> list[str]:
+    """As many training jobs of the smallest N_D as the profile packs into one submission."""
+    from regscale import config as study_config
+    from regscale import study as study_jobs
+
+    resolved = yaml.safe_load(yaml.safe_dump(config))
+    study_config.validate(resolved)
+    smallest = min(job.n_d for job in study_jobs.jobs(resolved))
+    folders = sorted(job.folder for job in study_jobs.jobs(resolved) if job.n_d == smallest)
+    return folders[: profile_settings()["group-components"]["train"]]
+
+
+def profile_settings() -> dict:
+    return yaml.safe_load((PROFILE / "config.yaml").read_text())
+
+
+def profile_arguments(work: Path, configfile: Path, *extra: str) -> list[str]:
+    """Snakemake's arguments for a run through the profile on the test cluster (as in
+    the `study` fixture), without the executable."""
+    defaults = profile_settings()["default-resources"] | {"slurm_account": ACCOUNT, "slurm_partition": PARTITION}
+    return [
+        "-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(configfile),
+        "--profile", str(PROFILE),
+        "--default-resources", *(f"{key}={value}" for key, value in defaults.items()),
+        "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cpu_study(cluster, tmp_path_factory):
+    """One submission's worth of CPU-only training (and its shards), checked with
+    regscale.slurmcheck and then run through the profile as it is."""
+    work = tmp_path_factory.mktemp("cpu_study")
+    configfile, config = cpu_only_config(cluster, work)
+    targets = one_submission_of_training(config)
+    arguments = profile_arguments(work, configfile, *targets)
+    start = time.monotonic()
+    problems = slurmcheck.check(arguments, env=cluster.env)
+    checked = time.monotonic() - start
+    run = subprocess.run(
+        [str(SNAKEMAKE), *arguments], capture_output=True, text=True, env=cluster.env, cwd=work, timeout=900
+    )
+    log = run.stdout + run.stderr
+    if run.returncode != 0:
+        pytest.fail(f"CPU-only training through profiles/slurm failed ({run.returncode}):\n{log[-6000:]}\n{cluster.logs()}")
+    print(f"slurmcheck: {checked:.0f} s; CPU-only training on SLURM: {time.monotonic() - start - checked:.0f} s")
+    run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    jobs = [job for job in cluster.sacct(*SACCT_FIELDS) if job["JobName"] == run_id]
+    return {"work": work, "config": config, "configfile": configfile, "targets": targets, "problems": problems, "jobs": jobs}
+
+
+def test_the_check_passes_the_profile_with_cpu_only_training(cpu_study):
+    assert cpu_study["problems"] == []
+
+
+def test_cpu_only_training_jobs_are_packed_to_fit_a_node(cpu_study, cluster):
+    """The packed submission asks for what one training job needs, not for the sum of
+    four: its jobs run one after another, and its time limit is the sum of theirs."""
+    train = cpu_study["config"]["resources"]["train"]
+    packed = [job for job in cpu_study["jobs"] if job["Comment"] == "rule_train_train"]
+    assert len(packed) == 1 and packed[0]["State"] == "COMPLETED", cpu_study["jobs"]
+    assert f"cpu={train['threads']}," in packed[0]["AllocTRES"] and "gres/gpu" not in packed[0]["AllocTRES"]
+    assert packed[0]["ReqMem"] == f"{train['mem_mb']}M"
+    minutes = len(cpu_study["targets"]) * train["runtime"]
+    assert packed[0]["Timelimit"] == f"{minutes // 60:02d}:{minutes % 60:02d}:00"
+    assert 4 * train["threads"] > cluster.cpus  # side by side, they would not have fitted
+    for folder in cpu_study["targets"]:
+        metrics = [json.loads(path.read_text()) for path in (cpu_study["work"] / folder).rglob("metrics.json")]
+        assert metrics and all(m["device"].startswith("cpu") for m in metrics), folder
+
+
+def test_the_check_names_every_submission_that_no_node_can_hold(cluster, tmp_path):
+    configfile, config = cpu_only_config(cluster, tmp_path)
+    threads = config["resources"]["train"]["threads"]
+    targets = one_submission_of_training(config)
+    work = tmp_path / "work"
+    # The packing as it was: four CPU-only jobs side by side, asking for their sum.
+    side_by_side = slurmcheck.check(
+        profile_arguments(work, configfile, *targets, "--set-resources", "train:train_slot=0"), env=cluster.env
+    )
+    assert side_by_side == [
+        f"group train ({len(targets)} train jobs): {len(targets) * threads} CPUs, "
+        f"{len(targets) * config['resources']['train']['mem_mb']} MB, 0 GPUs, {config['resources']['train']['runtime']} min "
+        f"in partition {PARTITION}: asks {len(targets) * threads} CPUs, the most a node of partition {PARTITION} "
+        f"has is {cluster.cpus} CPUs ({cluster.node})"
+    ]
+    # Simulation asking for more memory than the node has: each rule named, with why.
+    config["resources"]["simulate"]["mem_mb"] = cluster.memory_mb + 1
+    configfile.write_text(yaml.safe_dump(config))
+    too_big = slurmcheck.check(profile_arguments(work, configfile), env=cluster.env)
+    assert sorted(line.split(":")[0] for line in too_big) == ["atlas_images", "simulate_shard"], too_big
+    assert all(f"asks {cluster.memory_mb + 1} MB, the most a node of partition {PARTITION} has" in line for line in too_big)
+    # A partition that does not exist.
+    nowhere = slurmcheck.check(profile_arguments(work, configfile, "--set-resources", "train:slurm_partition=nowhere"), env=cluster.env)
+    assert any(line.startswith("group train") and "partition nowhere does not exist" in line for line in nowhere), nowhere
+
+
+def test_a_submission_that_can_never_start_is_reported_within_minutes(cpu_study, cluster, tmp_path):
+    """Run anyway, with the packing as it was: SLURM holds the submission PENDING
+    (PartitionConfig) for good; `python -m regscale.slurmcheck --queue` names it."""
+    work = tmp_path / "work"
+    shutil.copytree(cpu_study["work"], work, symlinks=True)
+    arguments = profile_arguments(
+        work, cpu_study["configfile"], "--set-resources", "train:train_slot=0", "--forcerun", "train", "--", *cpu_study["targets"]
+    )
+    start = time.monotonic()
+    with open(tmp_path / "snakemake.log", "w") as out:
+        run = subprocess.Popen([str(SNAKEMAKE), *arguments], stdout=out, stderr=subprocess.STDOUT, env=cluster.env, cwd=work)
+    reported = []
+    try:
+        while not reported and time.monotonic() - start < 180 and run.poll() is None:
+            time.sleep(2)
+            reported = slurmcheck.stuck(env=cluster.env)
+        seconds = time.monotonic() - start
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C: Snakemake cancels its SLURM jobs
+        try:
+            run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
+        for line in reported:
+            subprocess.run(["scancel", line.split()[1]], env=cluster.env, capture_output=True)
+    assert len(reported) == 1, (tmp_path / "snakemake.log").read_text()[-3000:]
+    assert re.fullmatch(r"job \d+ \(train_train\): pending with reason PartitionConfig: .*", reported[0]), reported
+    print(f"reported after {seconds:.0f} s: {reported[0]}")
+
+
+def test_the_check_reads_slurm_s_limits_and_names_each_shortfall():
+    # No cluster needed: the parsing of scontrol's values, and each reason in words.
+    assert [slurmcheck.minutes(v) for v in ("1-00:00:00", "30", "02:00:00", "10:30", "UNLIMITED")] == [
+        1440, 30, 120, 10.5, None,
+    ]  # fmt: skip
+    assert [slurmcheck.gpu_count(g) for g in ("gpu:2", "gpu:a100:4(S:0-1),gpu:v100:2", "(null)")] == [2, 6, 0]
+    part = slurmcheck.Partition("p", default=True, up=True, max_minutes=60, max_mem_mb=8000, max_cpus=None)
+    nodes = [slurmcheck.Node("cpu1", 32, 64000, 0, ("p",)), slurmcheck.Node("gpu1", 8, 16000, 4, ("p",))]
+    ask = lambda **kw: slurmcheck.Submission(**({"name": "r", "cpus": 1, "mem_mb": 1000, "gpus": 0, "runtime": 10, "partition": None} | kw))  # noqa: E731
+    assert slurmcheck.problem(ask(), {"p": part}, nodes) is None
+    assert slurmcheck.problem(ask(cpus=16, gpus=1), {"p": part}, nodes) == "no single node of partition p has all of it at once"
+    assert "allows at most 60 (MaxTime)" in slurmcheck.problem(ask(runtime=61), {"p": part}, nodes)
+    assert "(MaxMemPerNode)" in slurmcheck.problem(ask(mem_mb=9000), {"p": part}, nodes)
+    assert slurmcheck.problem(ask(gpus=5), {"p": part}, nodes) == "asks 5 GPUs, the most a node of partition p has is 4 GPUs (gpu1)"
+    assert slurmcheck.problem(ask(partition="q"), {"p": part}, nodes) == "partition q does not exist (there are: p)"
+    down = {"p": slurmcheck.Partition("p", True, False, None, None, None)}
+    assert slurmcheck.problem(ask(), down, nodes) == "partition p is not up"
