@@ -341,18 +341,24 @@ def test_the_check_names_every_submission_that_no_node_can_hold(cluster, tmp_pat
     side_by_side = slurmcheck.check(
         profile_arguments(work, configfile, *targets, "--set-resources", "train:train_slot=0"), env=cluster.env
     )
+    train = config["resources"]["train"]
+    attempts = profile_settings()["retries"] + 1
+    packed = f"group train ({len(targets)} train jobs)"
     assert side_by_side == [
-        f"group train ({len(targets)} train jobs): {len(targets) * threads} CPUs, "
-        f"{len(targets) * config['resources']['train']['mem_mb']} MB, 0 GPUs, {config['resources']['train']['runtime']} min "
-        f"in partition {PARTITION}: asks {len(targets) * threads} CPUs, the most a node of partition {PARTITION} "
-        f"has is {cluster.cpus} CPUs ({cluster.node})"
+        f"{packed}: {len(targets) * threads} CPUs, {len(targets) * train['mem_mb'] * attempt} MB, 0 GPUs, "
+        f"{train['runtime'] * attempt} min in partition {PARTITION}{retry}: asks {len(targets) * threads} CPUs, "
+        f"the most a node of partition {PARTITION} has is {cluster.cpus} CPUs ({cluster.node})"
+        for attempt, retry in ((1, ""), (attempts, f" (attempt {attempts} of {attempts}, a retry)"))
     ]
-    # Simulation asking for more memory than the node has: each rule named, with why.
+    # Simulation asking for more memory than the node has: each rule named, with why,
+    # for its first attempt and its last retry.
     config["resources"]["simulate"]["mem_mb"] = cluster.memory_mb + 1
     configfile.write_text(yaml.safe_dump(config))
     too_big = slurmcheck.check(profile_arguments(work, configfile), env=cluster.env)
-    assert sorted(line.split(":")[0] for line in too_big) == ["atlas_images", "simulate_shard"], too_big
-    assert all(f"asks {cluster.memory_mb + 1} MB, the most a node of partition {PARTITION} has" in line for line in too_big)
+    assert sorted(line.split(":")[0] for line in too_big) == 2 * ["atlas_images"] + 2 * ["simulate_shard"], too_big
+    for line in too_big:
+        attempt = attempts if "a retry" in line else 1
+        assert f"asks {(cluster.memory_mb + 1) * attempt} MB, the most a node of partition {PARTITION} has" in line
     # A partition that does not exist.
     nowhere = slurmcheck.check(profile_arguments(work, configfile, "--set-resources", "train:slurm_partition=nowhere"), env=cluster.env)
     assert any(line.startswith("group train") and "partition nowhere does not exist" in line for line in nowhere), nowhere
@@ -406,3 +412,4 @@ def test_the_check_reads_slurm_s_limits_and_names_each_shortfall():
     assert slurmcheck.problem(ask(partition="q"), {"p": part}, nodes) == "partition q does not exist (there are: p)"
     down = {"p": slurmcheck.Partition("p", True, False, None, None, None)}
     assert slurmcheck.problem(ask(), down, nodes) == "partition p is not up"
+    assert ask(attempt=3, attempts=3).describe() == "1 CPUs, 1000 MB, 0 GPUs, 10 min in the default partition (attempt 3 of 3, a retry)"

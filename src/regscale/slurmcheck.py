@@ -68,11 +68,14 @@ class Submission:
     gpus: int
     runtime: int  # minutes (0: none given)
     partition: str | None  # None: the cluster's default partition
+    attempt: int = 1  # the first, or the last retry (runtime and memory grow with it)
+    attempts: int = 1  # 1 + the profile's retries
 
     def describe(self) -> str:
         where = f"partition {self.partition}" if self.partition else "the default partition"
         time = f", {self.runtime} min" if self.runtime else ""
-        return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.gpus} GPUs{time} in {where}"
+        retry = f" (attempt {self.attempt} of {self.attempts}, a retry)" if self.attempt > 1 else ""
+        return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.gpus} GPUs{time} in {where}{retry}"
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,20 @@ import json, sys
 from snakemake.executors import dryrun
 out, argv = sys.argv[1], sys.argv[2:]
 records = []
+def resources_at(job, attempt):
+    job.attempt = attempt  # runtime and memory may grow with it (retries)
+    return {k: v for k, v in job.resources.items() if isinstance(v, (int, str))}
 def run_job(self, job, _run=dryrun.Executor.run_job):
-    resources = {k: v for k, v in job.resources.items() if isinstance(v, (int, str))}
+    last = job.restart_times + 1
+    attempts = {attempt: resources_at(job, attempt) for attempt in sorted({1, last})}
+    job.attempt = 1
     if job.is_group():
         rules = sorted({j.rule.name for j in job.jobs})
-        records.append({"group": job.groupid, "rules": rules, "jobs": len(job.jobs), "resources": resources})
+        record = {"group": job.groupid, "rules": rules, "jobs": len(job.jobs)}
     else:
         local = job.rule.norun or job.rule.name in getattr(self.workflow, "_localrules", set())
-        records.append({"rule": job.rule.name, "local": local, "resources": resources})
+        record = {"rule": job.rule.name, "local": local}
+    records.extend(record | {"attempt": attempt, "last": last, "resources": res} for attempt, res in attempts.items())
     return _run(self, job)
 dryrun.Executor.run_job = run_job
 from snakemake.cli import main
@@ -151,13 +160,13 @@ def submissions(args: list[str], cwd: Path = REPO) -> list[Submission]:
             name = f"group {record['group']} ({record['jobs']} {'/'.join(record['rules'])} jobs)"
         else:
             name = record["rule"]
-        submission = _submission(name, record["resources"])
+        submission = _submission(name, record["resources"], record["attempt"], record["last"])
         if submission not in found:
             found.append(submission)
     return found
 
 
-def _submission(name: str, resources: dict) -> Submission:
+def _submission(name: str, resources: dict, attempt: int = 1, last: int = 1) -> Submission:
     def number(key):
         value = resources.get(key, 0)
         return int(value) if isinstance(value, int) or str(value).isdigit() else 0
@@ -171,7 +180,7 @@ def _submission(name: str, resources: dict) -> Submission:
             gpus = max(gpus, int(fields[-1]))
     mem_mb = number("mem_mb") or number("mem_mb_per_cpu") * cpus
     partition = resources.get("slurm_partition") or None
-    return Submission(name, cpus, mem_mb, gpus, number("runtime"), partition)
+    return Submission(name, cpus, mem_mb, gpus, number("runtime"), partition, attempt, last)
 
 
 # -- what the cluster has ----------------------------------------------------------------
@@ -214,7 +223,10 @@ def cluster(env: dict | None = None) -> tuple[dict[str, Partition], list[Node]]:
     """The partitions and nodes that ``scontrol`` reports."""
 
     def scontrol(*args):
-        return subprocess.run(["scontrol", "show", *args, "--oneliner"], capture_output=True, text=True, check=True, env=env).stdout
+        result = subprocess.run(["scontrol", "show", *args, "--oneliner"], capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise RuntimeError(f"scontrol show {' '.join(args)} failed (is SLURM reachable from here?): {result.stderr.strip()}")
+        return result.stdout
 
     partitions = {}
     for line in scontrol("partition").splitlines():
@@ -349,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     if lines:
         print(
             f"{len(lines)} kind(s) of submission would stay PENDING forever. Lower the resources in the "
-            "config's resources: section, choose another partition (profiles/slurm/README.md), or "
-            "lower group-components in the profile."
+            "config's resources: section, choose another partition (profiles/slurm/README.md), or lower "
+            "group-components (or, for a retry, retries) in the profile."
         )
         return 1
     if not checked:
