@@ -150,3 +150,37 @@ def tiny_study(complete_study) -> Path:
     no target: shards, training, tables, figures), from the copy of the code in
     ``complete_study``. Shared: read it, or copy it to change it."""
     return complete_study[1]
+
+
+@pytest.fixture(scope="session")
+def every_job(complete_study) -> set[tuple[str, str]]:
+    """(rule, first output) of every job of the tiny study (`snakemake -n --forceall`)."""
+    code, work = complete_study
+    return planned_job_set(work, "--forceall", code=code)
+
+
+@pytest.fixture(scope="session")
+def downstream(complete_study):
+    """rules -> those rules and every rule that reads their outputs, directly or not,
+    read from Snakemake's rule graph of the tiny study."""
+    code, work = complete_study
+    dot = snakemake(work, "--rulegraph", code=code).stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.MULTILINE))
+    edges = [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.MULTILINE)]
+
+    def below(rules):
+        found, todo = set(rules), list(rules)
+        while todo:
+            current = todo.pop()
+            for source, target in edges:
+                if source == current and target not in found:
+                    found.add(target)
+                    todo.append(target)
+        return found - {"all"}
+
+    return below
+
+
+def jobs_of(every_job: set[tuple[str, str]], rules) -> set[tuple[str, str]]:
+    """The jobs of ``every_job`` whose rule is one of ``rules``."""
+    return {job for job in every_job if job[0] in rules}

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TINY, kill_when, planned_job_set, snakemake, start_snakemake
+from conftest import TINY, jobs_of, kill_when, planned_job_set, snakemake, start_snakemake
 from regscale import codeversion
 
 pytestmark = pytest.mark.slow
@@ -65,37 +65,6 @@ def test_imports_are_followed_transitively_and_only_into_the_package():
 @pytest.fixture(scope="module")
 def study(complete_study):
     return complete_study
-
-
-@pytest.fixture(scope="module")
-def every_job(study):
-    code, work = study
-    return planned_job_set(work, "--forceall", code=code)
-
-
-@pytest.fixture(scope="module")
-def downstream(study):
-    """rule -> the rules that read its outputs, directly or not (Snakemake's rule graph)."""
-    code, work = study
-    dot = snakemake(work, "--rulegraph", code=code).stdout
-    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.MULTILINE))
-    edges = [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.MULTILINE)]
-
-    def below(rules):
-        found, todo = set(rules), list(rules)
-        while todo:
-            current = todo.pop()
-            for source, target in edges:
-                if source == current and target not in found:
-                    found.add(target)
-                    todo.append(target)
-        return found
-
-    return below
-
-
-def expected(every_job, rules):
-    return {job for job in every_job if job[0] in rules}
 
 
 @contextmanager
@@ -165,7 +134,7 @@ def test_a_code_change_reruns_its_rules_and_what_follows(study, every_job, downs
     code, work = study
     with edited([code / "src" / "regscale" / module], with_code_change):
         planned = planned_job_set(work, code=code)
-    assert planned == expected(every_job, downstream(changed_rules))
+    assert planned == jobs_of(every_job, downstream(changed_rules))
     if module == "study.py":
         assert not {rule for rule, _ in planned} & {"simulate_shard", "shard_manifest", "atlas_images"}
 
@@ -204,4 +173,4 @@ def test_one_architecture_s_entry_reruns_its_training_only(study, every_job, dow
         planned = planned_job_set(work, code=code)
     trained = {job for job in planned if job[0] == "train"}
     assert trained and trained == {job for job in every_job if job[0] == "train" and "/arch~vit/" in job[1]}
-    assert planned - trained == expected(every_job, downstream({"train"}) - {"train"})
+    assert planned - trained == jobs_of(every_job, downstream({"train"}) - {"train"})

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import shutil
 
 import pytest
 import yaml
 
-from conftest import TINY, planned_job_set, planned_jobs, snakemake, write_config
+from conftest import TINY, jobs_of, planned_job_set, planned_jobs, write_config
 from regscale import config as study_config
 from regscale import guidance, joint, shards, study
 
@@ -36,37 +35,6 @@ def complete(complete_study):
 @pytest.fixture(scope="module")
 def code(complete_study):
     return complete_study[0]
-
-
-@pytest.fixture(scope="module")
-def every_job(complete, code):
-    """(rule, first output) of every job of the tiny study."""
-    return planned_job_set(complete, "--forceall", code=code)
-
-
-@pytest.fixture(scope="module")
-def downstream(complete, code):
-    """rules -> those rules and every rule that reads their outputs, directly or not
-    (Snakemake's rule graph)."""
-    dot = snakemake(complete, "--rulegraph", code=code).stdout
-    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.MULTILINE))
-    edges = [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.MULTILINE)]
-
-    def below(rules):
-        found, todo = set(rules), list(rules)
-        while todo:
-            current = todo.pop()
-            for source, target in edges:
-                if source == current and target not in found:
-                    found.add(target)
-                    todo.append(target)
-        return found - {"all"}
-
-    return below
-
-
-def jobs_of(every_job, rules):
-    return {job for job in every_job if job[0] in rules}
 
 
 def resolved(**changes):
