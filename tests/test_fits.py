@@ -1,6 +1,8 @@
 """Known-answer tests of the power-law fits: losses drawn from eps = A N_D^-alpha(N_M)
 with log-normal seed noise (see test_stats.synthetic_records) must give back alpha,
-the model-size exponent a log10(N_D) and the trend's a and b."""
+the model-size exponent a log10(N_D) and the trend's a and b; the residual bootstrap
+must see the lack of fit that resampling seeds misses (tests/test_calibration.py checks
+its coverage over many draws)."""
 
 import math
 
@@ -44,7 +46,7 @@ def test_data_exponents_recover_the_true_alpha(fitted):
         spread = 0.3 / math.log(10) / math.sqrt(seeds) / np.log10([64, 128, 256, 512, 1024]).std() / math.sqrt(5)
         assert row.alpha == pytest.approx(truth, abs=4 * spread), row
         assert row.alpha_lo < row.alpha < row.alpha_hi
-        assert row.alpha_boot_lo - 1e-9 <= row.alpha <= row.alpha_boot_hi + 1e-9  # equal with one seed a cell
+        assert row.alpha_boot_lo < row.alpha < row.alpha_boot_hi
         inside_regression += row.alpha_lo <= truth <= row.alpha_hi
         inside_boot += row.alpha_boot_lo <= truth <= row.alpha_boot_hi
         assert (row.fit_min, row.fit_max, row.n_points) == (64, 1024, 5)
@@ -60,12 +62,49 @@ def test_bootstrap_interval_shrinks_with_less_noise():
     assert width(quiet) < width(noisy) / 5
 
 
-def test_single_realization_cells_have_a_zero_width_bootstrap(fitted):
+def test_single_realization_cells_still_have_an_interval(fitted):
     exponents, _ = fitted
     resnet = exponents[(exponents.arch == "resnet18") & (exponents.axis == "data")]
-    # One seed per cell: every resample is the data itself.
-    np.testing.assert_allclose(resnet.alpha_boot_lo, resnet.alpha, rtol=1e-9)
-    np.testing.assert_allclose(resnet.alpha_boot_hi, resnet.alpha, rtol=1e-9)
+    # One seed per cell: resampling seeds would return the data itself, a zero-width
+    # interval; the residuals still show how far the cells scatter about the line.
+    assert len(resnet) == 3 and (resnet.alpha_boot_hi - resnet.alpha_boot_lo > 0.05).all()
+
+
+def test_the_bootstrap_sees_the_lack_of_fit_that_seeds_miss():
+    # Five cells whose five seeds agree to 0.01 dex, but whose means scatter about the
+    # line by 0.1 dex (a cell-level effect shared by its seeds, as from one training set).
+    rng = np.random.default_rng(3)
+    n_d = np.array([128, 256, 512, 1024, 2048])
+    offsets = np.array([0.08, -0.12, 0.1, -0.05, 0.03])
+    logs = [1 - 1.3 * np.log10(n) + offset + 0.01 * rng.standard_normal(5) for n, offset in zip(n_d, offsets)]
+    row, alphas = fits.power_law(n_d, logs, 0.95, 2000, np.random.default_rng(4))
+    regression, boot = row["alpha_hi"] - row["alpha_lo"], row["alpha_boot_hi"] - row["alpha_boot_lo"]
+    assert 0.7 < boot / regression < 1.3  # both see the scatter of the cells (t with 3 df)
+    seeds_only = 2 * 1.96 * 0.01 / np.sqrt(5) / np.log10(n_d).std() / np.sqrt(5)  # what resampling seeds sees
+    assert boot > 20 * seeds_only
+    assert alphas.shape == (2000,) and row["n_boot"] == 2000
+
+
+def test_residual_resamples_have_the_unbiased_spread_and_t_tails():
+    residuals = np.array([0.3, -0.1, -0.4, 0.2, 0.0])  # five residuals of a line: 3 degrees of freedom
+    draws = fits.residual_resamples(residuals, 2, 200_000, np.random.default_rng(0))
+    assert draws.shape == (200_000, 5)
+    # Without the drawn scale the spread is s^2 = sum(e^2) / 3; the scale's chi-square
+    # draw multiplies the variance by df / (df - 2) = 3 on average (Student's t, 3 df).
+    s2 = (residuals**2).sum() / 3
+    assert draws.var() == pytest.approx(3 * s2, rel=0.1)
+    assert np.median(np.abs(draws)) < np.sqrt(s2)  # heavy tails: most draws are inside s
+    with pytest.raises(ValueError, match="more points"):
+        fits.residual_resamples(residuals[:2], 2, 10, np.random.default_rng(0))
+
+
+def test_bootstrap_and_regression_intervals_agree_without_lack_of_fit(fitted):
+    # A straight line with normal scatter: the t-calibrated bootstrap is the regression
+    # interval up to the shape of five resampled residuals.
+    exponents, _ = fitted
+    data = exponents[(exponents.axis == "data") & (exponents.arch == "fcn")]
+    ratio = (data.alpha_boot_hi - data.alpha_boot_lo) / (data.alpha_hi - data.alpha_lo)
+    assert 0.8 < ratio.median() < 1.2
 
 
 def test_model_exponents_follow_a_log10_nd(fitted):

@@ -72,3 +72,29 @@ def test_the_table_has_three_targets_per_law_and_marks_the_unreachable(measured)
     assert table.target_error.iloc[:3].tolist() == pytest.approx([best, best / 2, best / 4])
     assert table.reachable.iloc[:3].all()
     assert not table.reachable.iloc[5] and pd.isna(table.n_d.iloc[5])
+
+
+def test_the_optimum_of_a_case_solved_by_hand():
+    # Free simulation, one epoch over N_D - 1 training samples, and training at a rate
+    # inversely proportional to N_M: a realization costs (N_D - 1) N_M / 1e6 seconds.
+    # With no floor, minimizing N_D N_M on A N_M^-a + B N_D^-b = L* gives, by a Lagrange
+    # multiplier, A N_M^-a = b / (a + b) L* and B N_D^-b = a / (a + b) L*: with
+    # a = 0.5, b = 1, A = 20, B = 1e4 and L* = 0.03, 20 N_M^-0.5 = 0.02 and 1e4 / N_D = 0.01,
+    # so N_M = N_D = 1e6 (a point of the N_M grid), at 1e12 / 1e6 s = 277.8 hours.
+    law = {"E": 0.0, "A": 20.0, "a": 0.5, "B": 1e4, "b": 1.0}
+    row = pd.Series(ROW | law | {"schedule": "constant", "n_m_min": 1e5, "n_m_max": 1e6})
+    config = {
+        "physics": {"lattice": {"rows": 2, "cols": 2}},
+        "train": {"validation_fraction": 0.0, "archs": {"fcn": {"batch_size": 32, "max_epochs": 1}}},
+        "schedules": {"constant": {"kind": "constant"}},
+    }
+    rates = {
+        "simulate": {"spin_steps_per_s": 1.0, "steps_per_sample": 0.0},
+        "train": {"fcn": [{"n_m": 1000, "samples_per_s": 1000.0}]},
+    }
+    best = guidance.cheapest(config, rates, row, 0.03)
+    assert best["reachable"] and best["n_m"] == 1_000_000
+    assert best["n_d"] == pytest.approx(1_000_000, abs=1)  # the ceiling of 1e6 in floating point
+    assert best["simulate_hours"] == 0 and best["total_hours"] == pytest.approx(1e6 / 3600, rel=1e-5)
+    assert law["A"] * best["n_m"] ** -law["a"] == pytest.approx(2 / 3 * 0.03)  # the model's share b / (a + b)
+    assert best["extrapolated"]  # far beyond the study's largest N_D (2048) and N_M

@@ -1,5 +1,7 @@
 """The joint law L(N_D, N_M) = E + A N_M^-a + B N_D^-b: recovered from cells drawn from
-a known law, robust to an outlying cell, held-out check, and the table of a study."""
+a known law, robust to an outlying cell, intervals that see the lack of fit, the batched
+refit against least_squares, held-out check, and the table of a study
+(tests/test_calibration.py checks the intervals' coverage over many draws)."""
 
 import numpy as np
 import pandas as pd
@@ -14,13 +16,16 @@ N_D = [224, 448, 896, 1792, 3584, 7168, 14336, 28672]
 ANALYSIS = {"fit_nd": [None, None], "fit_nm": [None, None], "bootstrap": 200, "confidence": 0.95}
 
 
-def cells_from(law: dict, noise: float = 0.03, realizations: int = 5, seed: int = 0) -> pd.DataFrame:
-    """One row per (N_M, N_D): the log10 losses of its realizations around the law."""
+def cells_from(law: dict, noise: float = 0.03, realizations: int = 5, seed: int = 0, cell_noise=0.0) -> pd.DataFrame:
+    """One row per (N_M, N_D): the log10 losses of its realizations around the law, each
+    cell shifted by ``cell_noise`` x a normal draw shared by its realizations."""
     rng = np.random.default_rng(seed)
     rows = []
     for n_m in N_M:
         for n_d in N_D:
             centre = np.log10(joint.predict(law, n_m, n_d))
+            if cell_noise:
+                centre += cell_noise * rng.standard_normal()
             rows.append({"n_m": n_m, "n_d": n_d, "logs": centre + noise * rng.standard_normal(realizations)})
     return pd.DataFrame(rows)
 
@@ -55,6 +60,48 @@ def test_a_missing_floor_sits_at_its_bound_not_at_a_wrong_value():
     smallest = 10 ** min(values.mean() for values in cells_from({**TRUE, "E": 0.0}).logs)
     assert law["E"] < 1e-3 * smallest
     assert law["a"] == pytest.approx(TRUE["a"], abs=0.1) and law["b"] == pytest.approx(TRUE["b"], abs=0.1)
+
+
+def test_the_intervals_widen_with_the_lack_of_fit_not_only_the_seeds():
+    # The same tight seeds (0.005 dex), with and without a cell-level scatter of 0.05 dex
+    # about the law: resampling seeds would give both the same narrow intervals.
+    tight = joint.joint_law(cells_from(TRUE, noise=0.005), 0.95, 200, np.random.default_rng(1))
+    loose = joint.joint_law(cells_from(TRUE, noise=0.005, cell_noise=0.05), 0.95, 200, np.random.default_rng(1))
+    for name in ("a", "b"):
+        narrow, wide = (law_[f"{name}_boot_hi"] - law_[f"{name}_boot_lo"] for law_ in (tight, loose))
+        assert wide > 4 * narrow, name
+        assert loose[f"{name}_boot_lo"] <= TRUE[name] <= loose[f"{name}_boot_hi"], name
+    assert loose["rms_log10_residual"] > 5 * tight["rms_log10_residual"]
+
+
+def test_the_batched_refit_finds_the_minimum_least_squares_finds():
+    cells = cells_from(TRUE, cell_noise=0.05)
+    n_m, n_d = cells.n_m.to_numpy(), cells.n_d.to_numpy()
+    log_loss = np.log(10) * np.array([values.mean() for values in cells.logs])
+    _, theta = joint.fit_law(n_m, n_d, log_loss)
+    resampled = log_loss + 0.1 * np.random.default_rng(0).standard_normal((40, len(log_loss)))
+    batched, settled = joint.refit_many(theta, n_m, n_d, resampled)
+    assert settled.all()
+    lower = resampled.min(axis=1) - np.log(1e6)
+    assert (batched[:, 0] >= lower - 1e-12).all() and (batched[:, [2, 4]] >= 0).all()
+    assert (batched[:, [2, 4]] <= joint.MAX_EXPONENT).all()
+    for row, losses in zip(batched, resampled):
+        reference = joint._fit_from(theta, np.log(n_m), np.log(n_d), losses)
+        cost = joint._huber(np.log(joint.predict(dict(zip(joint.PARAMETERS, _natural(row))), n_m, n_d)) - losses).sum()
+        assert cost <= reference.cost * (1 + 1e-6)
+        np.testing.assert_allclose(row[[2, 4]], reference.x[[2, 4]], atol=2e-3)
+    # A resample of the cells: a cell drawn k times weighs as k copies of it.
+    counts = np.random.default_rng(1).multinomial(len(log_loss), np.full(len(log_loss), 1 / len(log_loss)), 5)
+    batched, settled = joint.refit_many(theta, n_m, n_d, np.broadcast_to(log_loss, counts.shape), counts)
+    assert settled.all()
+    for row, repeat in zip(batched, counts):
+        copies = [np.repeat(values, repeat) for values in (np.log(n_m), np.log(n_d), log_loss)]
+        np.testing.assert_allclose(row[[2, 4]], joint._fit_from(theta, *copies).x[[2, 4]], atol=2e-3)
+
+
+def _natural(theta):
+    log_e, log_a, a, log_b, b = theta
+    return np.exp(log_e), np.exp(log_a), a, np.exp(log_b), b
 
 
 def test_too_few_cells_are_refused_by_name():
