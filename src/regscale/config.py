@@ -149,7 +149,7 @@ def _check_training(config: dict) -> None:
     for name in names:
         if name not in schedules:
             raise ConfigError(f"schedule {name!r} is not defined under `schedules` (known: {sorted(schedules)})")
-    from .jobspec import check_training  # sizes that fit the image, schedule keys, optimizer settings
+    from .jobspec import check_training  # registered architectures, sizes that fit the image, schedule keys
 
     try:
         check_training(config)

@@ -118,7 +118,7 @@ class JobSpec:
 
 def check_training(config: dict) -> None:
     """ValueError naming the first experiment that cannot be trained: an architecture
-    without optimizer settings, a size that does not fit the image, a bad schedule."""
+    that is not registered, a size that does not fit the image, a bad schedule."""
     lattice = config["physics"]["lattice"]
     image_shape = (2, lattice["rows"], lattice["cols"])
     for name, settings in config["schedules"].items():

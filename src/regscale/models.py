@@ -1,8 +1,9 @@
-"""The regressors, built by name and size; each reports N_M, its trainable parameter count.
+"""The regressors' builders; regscale.archs registers each under its name and builds it
+(``archs.build_model``), and N_M is its trainable parameter count.
 
 Sizes are the dicts of ``experiments.<name>.sizes`` in the config (keys registered in
-regscale.archs, which also says which builder below makes each architecture). Every model maps a batch of images (B, C, H, W) to
-(B, n_outputs), one output per target.
+regscale.archs). Every model maps a batch of images (B, C, H, W) to (B, n_outputs), one
+output per target.
 
 - ``fcn`` {width, depth}: ``depth`` hidden layers of ``width`` ReLU units on the
   flattened image, then a linear output layer. With input size n_in = C H W,
