@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY, planned_jobs, snakemake, write_config
+from conftest import TINY, planned_jobs, snakemake, write_config
 from regscale import shards
 
 SHARD_TARGETS = ["resources/shards/manifest.csv", "results/figures/atlas.png"]
@@ -91,18 +91,3 @@ def test_a_speed_setting_simulates_nothing_again(simulated, tmp_path, change):
     # sample's image does not depend on its batch: test_simulate.py); each shard's
     # provenance records the device it was made on.
     assert planned(simulated, write_config(tmp_path / "changed.yaml", **change)) == {}
-
-
-def test_a_simulator_code_change_makes_every_shard_stale(simulated, tmp_path):
-    # A copy of the workflow whose simulator module differs by one comment line.
-    copy = tmp_path / "repo"
-    copy.mkdir()
-    for part in ("Snakefile", "workflow", "scripts", "envs", "resources", "src", "config.yaml"):
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
-    spins = copy / "src/regscale/spins.py"
-    spins.write_text(spins.read_text() + "\n# a changed line\n")
-    result = snakemake(simulated, "-n", "-s", str(copy / "Snakefile"), *SHARD_TARGETS)
-    text = result.stdout + result.stderr
-    assert text.count("rule simulate_shard:") == 6
-    assert "Params have changed since last execution" in text
