@@ -21,12 +21,12 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, write_config
+from test_train import FCN, make_spec
+from test_train import load as load_data
 from regscale import config as study_config
-from regscale import shards, train
-from regscale.jobspec import JobSpec
+from regscale import train
 from regscale.shards import shard_parameters
 from regscale.simulate import Physics, simulate
-from regscale.study import Job
 
 pytestmark = [
     pytest.mark.cuda,
@@ -35,7 +35,6 @@ pytestmark = [
 
 CUDA = torch.device("cuda")
 QUIET = lambda line: None  # noqa: E731
-FCN = "width~16/depth~3"
 VIT = "patch~4/dim~16/depth~1/heads~2"
 
 
@@ -45,20 +44,8 @@ def tiny(tiny_shards):
     return study_config.load(TINY), tiny_shards / "resources" / "shards"
 
 
-def make_spec(tiny, arch="fcn", size=FCN, target="J", n_d=64, seeds=(0, 0), schedule="constant", **overrides):
-    config = study_config.with_overrides(tiny[0], overrides)
-    return JobSpec.from_config(config, Job(arch, size, schedule, target, n_d, *seeds))
-
-
 def load(tiny, spec) -> train.Data:
-    config, root = tiny
-    size = config["data"]["shard_size"]
-    return train.load_data(
-        shards.shards_for(spec.n_d, size, "pool", root),
-        shards.shards_for(spec.test_size, size, "test", root),
-        spec,
-        CUDA,
-    )
+    return load_data(tiny, spec, CUDA)
 
 
 def test_simulation_on_cuda_agrees_with_the_cpu_and_repeats_bit_for_bit():

@@ -51,14 +51,14 @@ def make_spec(
     return JobSpec.from_config(config, Job(arch, size, schedule, target, n_d, *seeds))
 
 
-def load(tiny, spec) -> train.Data:
+def load(tiny, spec, device=CPU) -> train.Data:
     config, root = tiny
     size = config["data"]["shard_size"]
     return train.load_data(
         shards.shards_for(spec.n_d, size, "pool", root),
         shards.shards_for(spec.test_size, size, "test", root),
         spec,
-        CPU,
+        device,
     )
 
 
