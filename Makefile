@@ -10,7 +10,7 @@ CORES ?= all
 SNAKEMAKE_ARGS ?=
 PLAN_CONFIG ?= configs/paper.yaml
 
-.PHONY: study test venv lint report plan clean-results slurm-profile
+.PHONY: study test venv lint report plan clean-results slurm-profile seed-coverage
 
 venv: $(STAMP)
 
@@ -24,13 +24,32 @@ $(STAMP): pyproject.toml requirements.lock
 # The default (laptop-scale) study, end to end: shards, training, analysis, and the
 # Snakemake report results/report.html (every figure with its caption, the tables).
 # A dry run (-n) makes nothing, so it gets no report.
+# `make study CONFIG=configs/wide.yaml` runs another study in its own folder,
+# results/wide/ (its results/ and resources/shards/ inside), beside the default's.
 DRY_RUN := $(filter -n --dry-run --dryrun,$(SNAKEMAKE_ARGS))
+CONFIG ?=
+STUDY_DIR := $(if $(CONFIG),results/$(basename $(notdir $(CONFIG))),.)
+STUDY_FLAGS := $(if $(CONFIG),--snakefile $(CURDIR)/Snakefile --directory $(STUDY_DIR) --configfile $(abspath $(CONFIG)))
 study: venv
-	$(BIN)/snakemake --cores $(CORES) $(if $(DRY_RUN),,--report results/report.html --report-after-run) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake $(STUDY_FLAGS) --cores $(CORES) $(if $(DRY_RUN),,--report results/report.html --report-after-run) $(SNAKEMAKE_ARGS)
+
+# Do the intervals hold when the study is rerun with another seed? The default study
+# again with each of COVERAGE_SEEDS as its top-level seed (in results/coverage/seed<N>/),
+# then every exponent of each run checked against the others' intervals
+# (python -m regscale.coverage; the default study itself must have run first).
+COVERAGE_SEEDS ?= 2026 2027
+seed-coverage: venv
+	@test -f results/tables/exponents.csv || { echo "error: run the default study first (make study)"; exit 1; }
+	for seed in $(COVERAGE_SEEDS); do \
+		$(BIN)/snakemake --snakefile $(CURDIR)/Snakefile --directory results/coverage/seed$$seed \
+			--configfile $(CURDIR)/config.yaml --config seed=$$seed --cores $(CORES) $(SNAKEMAKE_ARGS) || exit 1; \
+	done
+	$(BIN)/python -m regscale.coverage . $(foreach seed,$(COVERAGE_SEEDS),results/coverage/seed$(seed)) \
+		--output results/coverage/comparisons.csv
 
 # The report alone, for outputs already made.
 report: venv
-	$(BIN)/snakemake --report results/report.html $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake $(STUDY_FLAGS) --report results/report.html $(SNAKEMAKE_ARGS)
 
 # What a study will cost before it runs: jobs per rule, device-hours from the measured
 # throughput in resources/throughput.yaml, storage (make plan PLAN_CONFIG=config.yaml).

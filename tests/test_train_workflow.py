@@ -102,35 +102,59 @@ def test_a_training_setting_makes_only_its_runs_stale(trained, tmp_path):
         assert "simulate_shard" not in result.stdout, change
 
 
+LONG_RUN = {"train": {"checkpoint_every": 3, "checkpoint_seconds": 0}}
+# (job, config changes that make it long enough to be killed after a checkpoint): the
+# seed-batched FCN ensemble and the single-model path (ResNet-18, ViT), under each
+# schedule whose state a checkpoint must carry (plateau: its patience counter and lowered
+# rate; onecycle: its position in the cycle).
+KILLED_JOBS = {
+    "fcn-constant": (LONG, {"train": {"archs": {"fcn": {"max_epochs": 300}}}}),
+    "fcn-plateau": (FCN, {"train": {"archs": {"fcn": {"max_epochs": 300}}}, "schedules": {"plateau": {"early_stop": 1000}}}),
+    "fcn-onecycle": (
+        LONG.replace("schedule~constant", "schedule~onecycle"),
+        {"schedules": {"onecycle": {"min_steps": 4000, "max_steps": 4000}}},
+    ),
+    "resnet18-plateau": (
+        RESNET,
+        {"train": {"archs": {"resnet18": {"max_epochs": 150}}}, "schedules": {"plateau": {"early_stop": 1000}}},
+    ),
+    "vit-onecycle": (
+        VIT.replace("schedule~plateau", "schedule~onecycle"),
+        {"experiments": {"vit": {"schedules": ["onecycle"]}}, "schedules": {"onecycle": {"min_steps": 600, "max_steps": 600}}},
+    ),
+}
+
+
 @pytest.mark.slow
-def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path):
-    configfile = write_config(
-        tmp_path / "long.yaml",
-        {"train": {"checkpoint_every": 3, "checkpoint_seconds": 0, "archs": {"fcn": {"max_epochs": 300}}}},
-    )
+@pytest.mark.parametrize("case", KILLED_JOBS)
+def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path, case):
+    job, changes = KILLED_JOBS[case]
+    configfile = write_config(tmp_path / "long.yaml", study_config.with_overrides(LONG_RUN, changes))
     resume = tmp_path / "killed" / jobspec.RESUME
     killed = copy_of(tiny_shards, tmp_path, "killed")
-    process = start_snakemake(killed, LONG, configfile=configfile)
+    process = start_snakemake(killed, job, configfile=configfile)
     kill_when(process, lambda: any(resume.rglob("state~*.pt")))
-    assert not (killed / LONG / "seed~0" / "metrics.json").exists()
+    assert not (killed / job / "seed~0" / "metrics.json").exists()
 
     snakemake(killed, "--unlock", configfile=configfile)
-    snakemake(killed, "--rerun-incomplete", LONG, configfile=configfile)
-    log = (killed / (LONG.replace("results/runs", "results/logs/train") + ".log")).read_text()
+    snakemake(killed, "--rerun-incomplete", job, configfile=configfile)
+    log = (killed / (job.replace("results/runs", "results/logs/train") + ".log")).read_text()
     epoch = int(re.search(r"resumed from the checkpoint of epoch (\d+)", log)[1])
-    assert 0 < epoch < 300 and epoch % 3 == 0
+    metrics = json.loads((killed / job / "seed~0" / "metrics.json").read_text())
+    assert 0 < epoch < metrics["epochs"] and epoch % 3 == 0
     assert not any(resume.rglob("*.pt")), "the checkpoint outlived the job"
 
     clean = copy_of(tiny_shards, tmp_path, "clean")
-    snakemake(clean, LONG, configfile=configfile)
-    for seed in (0, 1):
-        resumed = json.loads((killed / LONG / f"seed~{seed}" / "metrics.json").read_text())
-        uninterrupted = json.loads((clean / LONG / f"seed~{seed}" / "metrics.json").read_text())
+    snakemake(clean, job, configfile=configfile)
+    seeds = sorted(path.name for path in (clean / job).glob("seed~*"))
+    assert seeds and seeds == sorted(path.name for path in (killed / job).glob("seed~*"))
+    for seed in seeds:
+        resumed = json.loads((killed / job / seed / "metrics.json").read_text())
+        uninterrupted = json.loads((clean / job / seed / "metrics.json").read_text())
         resumed.pop("wall_s"), uninterrupted.pop("wall_s")
         assert resumed == uninterrupted
         pd.testing.assert_frame_equal(
-            pd.read_csv(killed / LONG / f"seed~{seed}" / "history.csv"),
-            pd.read_csv(clean / LONG / f"seed~{seed}" / "history.csv"),
+            pd.read_csv(killed / job / seed / "history.csv"), pd.read_csv(clean / job / seed / "history.csv")
         )
 
 

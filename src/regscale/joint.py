@@ -255,31 +255,35 @@ def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
     }
 
 
-def joint_laws(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int) -> pd.DataFrame:
-    """joint_law.csv: one law per experiment whose sizes span N_M, schedule, model and
-    target, through the cells inside the fit ranges (analysis.fit_nd, analysis.fit_nm);
-    series that cannot determine one are logged and skipped."""
-    usable, rows = usable_runs(runs), []
+def law_series(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict):
+    """(series, cells) of every experiment whose sizes span N_M, per schedule, model and
+    target: series as {experiment, arch, schedule, model_target, target}, cells as
+    :func:`joint_law` takes them, inside the fit ranges (analysis.fit_nd, fit_nm)."""
+    usable = usable_runs(runs)
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
         chosen = select(usable, spec)
         chosen = chosen[in_range(chosen["n_d"], analysis["fit_nd"]) & in_range(chosen["n_m"], analysis["fit_nm"])]
-        for key, group in chosen.groupby(["schedule", "model_target", "target"], sort=True):
+        for (schedule, model_target, target), group in chosen.groupby(["schedule", "model_target", "target"], sort=True):
             n_m = group["n_m"].unique()
             if len(n_m) < 2 or np.log10(n_m.max() / n_m.min()) < MIN_DECADES_N_M:
-                log.info("no joint law for %s %s: N_M does not vary enough (%s)", name, key, sorted(n_m))
+                log.info("no joint law for %s %s: N_M does not vary enough (%s)", name, target, sorted(n_m))
                 continue
             cells = group.groupby(["n_m", "n_d"])["log_loss"].apply(np.asarray).rename("logs").reset_index()
-            try:
-                law = joint_law(
-                    cells, analysis["confidence"], analysis["bootstrap"], stream(seed, ("joint", name, *key))
-                )
-            except ValueError as error:
-                log.info("no joint law for %s %s: %s", name, key, error)
-                continue
-            schedule, model_target, target = key
-            rows.append(
-                dict(experiment=name, arch=spec["arch"], schedule=schedule, model_target=model_target, target=target)
-                | law
-            )
+            series = dict(experiment=name, arch=spec["arch"], schedule=schedule, model_target=model_target, target=target)
+            yield series, cells
+
+
+def joint_laws(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int) -> pd.DataFrame:
+    """joint_law.csv: one law per series of :func:`law_series`; series that cannot
+    determine one are logged and skipped."""
+    rows = []
+    for series, cells in law_series(runs, experiments, train, analysis):
+        key = tuple(series.values())
+        try:
+            law = joint_law(cells, analysis["confidence"], analysis["bootstrap"], stream(seed, ("joint", *key[:1], *key[2:])))
+        except ValueError as error:
+            log.info("no joint law for %s: %s", key, error)
+            continue
+        rows.append(series | law)
     return pd.DataFrame(rows, columns=JOINT_COLUMNS)

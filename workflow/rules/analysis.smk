@@ -148,6 +148,12 @@ rule fit_joint_law:
             category="Tables",
             labels={"table": "joint_law", "content": "L(N_D, N_M) (CSV)"},
         ),
+        forecast=report(
+            "results/tables/forecast.csv",
+            caption="../report/forecast.rst",
+            category="Tables",
+            labels={"table": "forecast", "content": "largest N_D forecast (CSV)"},
+        ),
     log:
         "results/logs/analysis/fit_joint_law.log",
     localrule: True

@@ -51,7 +51,7 @@ TABLE_PRODUCERS = {
 }
 FOLDER = "results/figures"
 TABLES = [f"results/tables/{name}" for name in ("runs.csv", "cells.csv", "geomean_subsets.csv")] + [
-    f"results/tables/{name}" for name in ("exponents.csv", "trend.csv", "exponents.html", "joint_law.csv", "guidance.csv")
+    f"results/tables/{name}" for name in ("exponents.csv", "trend.csv", "exponents.html", "joint_law.csv", "forecast.csv", "guidance.csv")
 ]
 
 

@@ -1,0 +1,115 @@
+"""Forecasts of the largest training sets from the smaller ones (forecast.csv).
+
+A scaling law earns trust by predicting what it was not fitted to. For every series
+that has a joint law (regscale.joint), the cells at the HELD_OUT largest N_D are left
+out, and the rest predict them twice:
+
+- by the joint law L(N_D, N_M) = E + A N_M^-a + B N_D^-b refitted without them. Its
+  95 % predictive interval combines the law's own uncertainty (the cell bootstrap of
+  regscale.joint, refitted to the kept cells) with the scatter of one cell about the
+  law (a residual of the kept fit, inflated by sqrt(n / (n - 5)) for the five fitted
+  parameters, drawn at random into each bootstrap prediction);
+- by the pure power law of each N_M alone, the straight line in log10 N_D through the
+  kept cells (statsmodels OLS and its prediction interval for a new observation).
+
+Where the line's forecast misses high and the law's does not, the loss bends away from
+a power law toward a floor (the law's E); a miss low on both says the loss steepens.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from . import joint
+from .stats import stream
+
+log = logging.getLogger(__name__)
+
+HELD_OUT = 2  # largest N_D values left out and forecast
+FORECAST_COLUMNS = [
+    "experiment", "arch", "schedule", "model_target", "target", "n_m", "n_d", "fit_n_d_max",
+    "observed_log10", "law_log10", "law_lo", "law_hi", "law_error_dex", "law_inside",
+    "line_log10", "line_lo", "line_hi", "line_error_dex", "line_inside", "confidence", "n_boot",
+]  # fmt: skip
+
+
+def law_forecast(kept: pd.DataFrame, new: pd.DataFrame, confidence: float, n_boot: int, rng) -> pd.DataFrame:
+    """The joint law fitted to the ``kept`` cells (n_m, n_d, logs: log10 losses) and its
+    forecast of the ``new`` cells: log10 point prediction and predictive interval."""
+    n_m, n_d = kept["n_m"].to_numpy(float), kept["n_d"].to_numpy(float)
+    log_loss = np.array([np.mean(values) * np.log(10) for values in kept["logs"]])
+    params, theta = joint.fit_law(n_m, n_d, log_loss)
+    residual = np.log10(joint.predict(params, n_m, n_d)) - log_loss / np.log(10)
+    spread = residual * np.sqrt(len(residual) / max(len(residual) - len(joint.PARAMETERS), 1))
+    laws = joint.bootstrap_laws(theta, n_m, n_d, log_loss, n_boot, rng)
+    boot = np.log10(
+        joint.predict(dict(zip(joint.PARAMETERS, laws.T[:, :, None])), new["n_m"].to_numpy(), new["n_d"].to_numpy())
+    )  # (n_boot, new cells)
+    draws = boot - spread[rng.integers(0, len(spread), size=boot.shape)]
+    tail = (1 - confidence) / 2
+    return pd.DataFrame(
+        {
+            "law_log10": np.log10(joint.predict(params, new["n_m"], new["n_d"])),
+            "law_lo": np.quantile(draws, tail, axis=0),
+            "law_hi": np.quantile(draws, 1 - tail, axis=0),
+        },
+        index=new.index,
+    )
+
+
+def line_forecast(kept: pd.DataFrame, new: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per N_M, the power law in N_D through the ``kept`` cells' log10 geometric means
+    (OLS in log10 N_D) and its prediction interval for a new cell, at the ``new`` cells;
+    NaN where an N_M has fewer than three kept cells."""
+    rows = pd.DataFrame(np.nan, index=new.index, columns=["line_log10", "line_lo", "line_hi"])
+    for n_m, group in kept.groupby("n_m"):
+        targets = new.index[new["n_m"] == n_m]
+        if len(group) < 3 or not len(targets):
+            continue
+        x = sm.add_constant(np.log10(group["n_d"].to_numpy(float)))
+        y = np.array([np.mean(values) for values in group["logs"]])
+        result = sm.OLS(y, x).fit()
+        at = sm.add_constant(np.log10(new.loc[targets, "n_d"].to_numpy(float)), has_constant="add")
+        frame = result.get_prediction(at).summary_frame(alpha=1 - confidence)
+        rows.loc[targets] = frame[["mean", "obs_ci_lower", "obs_ci_upper"]].to_numpy()
+    return rows
+
+
+def forecast(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The forecast of the cells at the HELD_OUT largest N_D of one series (cells as
+    regscale.joint.joint_law takes them) from the others. Raises ValueError when the
+    kept cells cannot determine a law."""
+    n_d_values = np.sort(cells["n_d"].unique())
+    if len(n_d_values) < joint.MIN_N_D + HELD_OUT - 1:
+        raise ValueError(f"a forecast of {HELD_OUT} N_D values needs {joint.MIN_N_D + HELD_OUT - 1}, got {len(n_d_values)}")
+    held_out = cells["n_d"] >= n_d_values[-HELD_OUT]
+    kept, new = cells[~held_out], cells[held_out].copy()
+    if len(kept) < joint.MIN_CELLS:
+        raise ValueError(f"{len(kept)} cells left to fit, fewer than {joint.MIN_CELLS}")
+    new["fit_n_d_max"] = int(kept["n_d"].max())
+    new["observed_log10"] = [np.mean(values) for values in new["logs"]]
+    new = new.join(law_forecast(kept, new, confidence, n_boot, rng)).join(line_forecast(kept, new, confidence))
+    for fit in ("law", "line"):
+        new[f"{fit}_error_dex"] = new[f"{fit}_log10"] - new["observed_log10"]
+        new[f"{fit}_inside"] = (new[f"{fit}_lo"] <= new["observed_log10"]) & (new["observed_log10"] <= new[f"{fit}_hi"])
+    return new.drop(columns="logs").assign(confidence=confidence, n_boot=n_boot)
+
+
+def forecasts(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int) -> pd.DataFrame:
+    """forecast.csv: :func:`forecast` of every series that joint_law.csv fits; series
+    with too few N_D are logged and skipped."""
+    rows = []
+    for series, cells in joint.law_series(runs, experiments, train, analysis):
+        try:
+            table = forecast(cells, analysis["confidence"], analysis["bootstrap"], stream(seed, ("forecast", *series.values())))
+        except ValueError as error:
+            log.info("no forecast for %s: %s", tuple(series.values()), error)
+            continue
+        rows.append(table.assign(**series))
+    if not rows:
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
+    return pd.concat(rows, ignore_index=True)[FORECAST_COLUMNS]
