@@ -1,14 +1,17 @@
-"""The data are learnable: in the default config's ranges, each of theta, J and D
-changes the images enough that k-nearest neighbours on raw pixels predicts it on
-held-out samples far better than the mean does."""
+"""The data are learnable, and learned: in the default config's ranges, each of theta, J
+and D changes the images enough that k-nearest neighbours on raw pixels predicts it on
+held-out samples far better than the mean does; and in a small real study the trained
+models beat the prior-mean predictor on the test set by a clear margin."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import yaml
 
-from conftest import REPO
+from conftest import REPO, TINY, snakemake
 from regscale import config as study_config
-from regscale import shards
+from regscale import shards, train
 from regscale.simulate import TARGETS, Physics, simulate
 
 
@@ -39,3 +42,38 @@ def test_knn_beats_the_mean_on_every_parameter():
     print("kNN MSE / mean-predictor MSE:", {k: round(float(v), 3) for k, v in ratio.items()})
     for name in TARGETS:
         assert ratio[name] <= 0.5, f"{name} is not learnable from the images: MSE ratio {ratio[name]:.3f}"
+
+
+# A small real study: the tiny config's physics (2 x 16 x 16), 512 training samples,
+# one FCN per target trained to convergence by the workflow itself.
+SMALL_STUDY = {
+    "data": {"shard_size": 128, "pool_size": 512, "test_size": 256},
+    "train": {"n_d": [512], "seeds": 2, "seeds_per_job": 2, "archs": {"fcn": {"batch_size": 16, "max_epochs": 80}}},
+    "schedules": {"plateau": {"patience": 5, "early_stop": 12}},
+    "experiments": {"fcn_width": {"arch": "fcn", "sizes": [{"width": 32, "depth": 3}]}},
+}
+# Measured on this study (2026-12-05): standardized test MSE over the prior-mean
+# predictor's, theta MARGIN_MEASURED["theta"], ... (see the closing note of issue 15);
+# the bound sits about halfway between those and 1, so that it fails for a model that
+# learns little, not for the scatter of two seeds.
+LEARNED_BOUND = 0.5
+
+
+@pytest.mark.slow
+def test_trained_models_beat_the_prior_mean_on_the_test_set(tmp_path):
+    configfile = tmp_path / "small.yaml"
+    configfile.write_text(yaml.safe_dump(study_config.with_overrides(yaml.safe_load(TINY.read_text()), SMALL_STUDY)))
+    snakemake(tmp_path, "results/tables/runs.csv", configfile=configfile)
+    runs = pd.read_csv(tmp_path / "results/tables/runs.csv")
+    config = study_config.load(configfile)
+    test = pd.concat(
+        pd.read_csv(shards.shard_files("test", i, tmp_path / "resources/shards")["table"]) for i in range(2)
+    )
+    mean, std = train.standardization(config["physics"]["ranges"], list(TARGETS))
+    # The prior-mean predictor's standardized MSE on this very test set (about 1).
+    baseline = dict(zip(TARGETS, (((test[list(TARGETS)].to_numpy() - mean) / std) ** 2).mean(axis=0)))
+    ratio = {name: runs.loc[runs.target == name, "test_mse"].mean() / baseline[name] for name in TARGETS}
+    print("test MSE / prior-mean MSE:", {name: round(float(value), 3) for name, value in ratio.items()})
+    assert set(runs["target"]) == set(TARGETS) and (runs["n_test"] == 256).all()
+    for name in TARGETS:
+        assert ratio[name] < LEARNED_BOUND, f"{name}: test MSE {ratio[name]:.3f} of the prior mean's"

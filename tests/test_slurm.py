@@ -413,3 +413,56 @@ def test_the_check_reads_slurm_s_limits_and_names_each_shortfall():
     down = {"p": slurmcheck.Partition("p", True, False, None, None, None)}
     assert slurmcheck.problem(ask(), down, nodes) == "partition p is not up"
     assert ask(attempt=3, attempts=3).describe() == "1 CPUs, 1000 MB, 0 GPUs, 10 min in the default partition (attempt 3 of 3, a retry)"
+
+
+def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster, tiny_shards, tmp_path):
+    """A long training job, requeued by SLURM after it wrote a checkpoint (as on
+    preemption or a node failure), runs again from that checkpoint (its log says so)
+    and ends with the metrics and history of an uninterrupted run."""
+    from test_train_workflow import KILLED_JOBS, LONG_RUN, copy_of, write_config
+
+    from conftest import snakemake
+    from regscale import config as study_config
+    from regscale import jobspec
+
+    job, _ = KILLED_JOBS["fcn-constant"]
+    # Long enough (tens of seconds) that the requeue lands well before the job's end.
+    changes = {"train": {"archs": {"fcn": {"max_epochs": 2000}}}}
+    configfile = write_config(tmp_path / "long.yaml", study_config.with_overrides(LONG_RUN, changes))
+    work = copy_of(tiny_shards, tmp_path, "requeued")
+    command = [str(SNAKEMAKE), *profile_arguments(work, configfile, job)]
+    with open(tmp_path / "snakemake.log", "w") as out:
+        run = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cluster.env, cwd=work)
+        try:
+            deadline = time.monotonic() + 300
+            while not any((work / jobspec.RESUME).rglob("state~*.pt")):
+                assert run.poll() is None and time.monotonic() < deadline, "no checkpoint before the job ended"
+                time.sleep(0.2)
+            jobid, _ = running_job(cluster, "train", deadline)
+            subprocess.run(["scontrol", "requeue", jobid], env=cluster.env, check=True, capture_output=True)
+            while time.monotonic() < deadline:  # released at once rather than after SLURM's hold
+                if subprocess.run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], env=cluster.env).returncode == 0:
+                    break
+                time.sleep(0.5)
+            returncode = run.wait(timeout=600)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert returncode == 0, (tmp_path / "snakemake.log").read_text()[-4000:] + cluster.logs()
+    states = [row["State"] for row in cluster.sacct(*SACCT_FIELDS, duplicates=True) if row["JobIDRaw"] == jobid]
+    assert states == ["REQUEUED", "COMPLETED"], states
+    log = (work / (job.replace("results/runs", "results/logs/train") + ".log")).read_text()
+    epoch = int(re.search(r"resumed from the checkpoint of epoch (\d+)", log)[1])
+    assert epoch > 0 and epoch % 3 == 0
+
+    clean = copy_of(tiny_shards, tmp_path, "uninterrupted")
+    snakemake(clean, job, configfile=configfile)
+    for seed in sorted(path.name for path in (clean / job).glob("seed~*")):
+        resumed = json.loads((work / job / seed / "metrics.json").read_text())
+        uninterrupted = json.loads((clean / job / seed / "metrics.json").read_text())
+        for metrics in (resumed, uninterrupted):
+            metrics.pop("wall_s")
+        assert resumed == uninterrupted
+        pd.testing.assert_frame_equal(
+            pd.read_csv(work / job / seed / "history.csv"), pd.read_csv(clean / job / seed / "history.csv")
+        )
