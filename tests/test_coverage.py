@@ -40,11 +40,16 @@ def test_every_estimate_meets_every_other_studys_interval(tmp_path, capsys):
     }
     row = both.iloc[0]
     assert row["inside"] == (row["lo"] <= row["value"] <= row["hi"])
+    # The pair's own interval: the same estimate with the roles swapped.
+    swapped = both[(both["key"] == row["key"]) & (both["estimate_of"] == row["interval_of"])].iloc[0]
+    assert swapped["interval_of"] == row["estimate_of"] and swapped["consistent"] == row["consistent"]
+    half = np.hypot(row["hi"] - row["lo"], swapped["hi"] - swapped["lo"]) / 2
+    assert row["consistent"] == (abs(row["value"] - swapped["value"]) <= half)
     laws = table[table["table"] == "joint_law.csv"]
     assert set(laws["estimate"]) == {"a", "b"} and len(laws) > 0
     printed = capsys.readouterr().out
-    assert "exponents.csv" in printed and "0.834" in printed
-    shares = coverage.summary(table)["coverage"]
+    assert "exponents.csv" in printed and "0.834" in printed and "consistent" in printed
+    shares = coverage.summary(table)[["coverage", "consistent"]].to_numpy()
     assert ((shares >= 0) & (shares <= 1)).all() and np.isfinite(shares).all()
 
 

@@ -419,13 +419,13 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
     """A long training job, requeued by SLURM after it wrote a checkpoint (as on
     preemption or a node failure), runs again from that checkpoint (its log says so)
     and ends with the metrics and history of an uninterrupted run."""
-    from test_train_workflow import KILLED_JOBS, LONG_RUN, copy_of, write_config
+    from test_train_workflow import LONG, LONG_RUN, copy_of, write_config
 
     from conftest import snakemake
     from regscale import config as study_config
     from regscale import jobspec
 
-    job, _ = KILLED_JOBS["fcn-constant"]
+    job = LONG  # the FCN ensemble, constant schedule
     # Long enough (tens of seconds) that the requeue lands well before the job's end.
     changes = {"train": {"archs": {"fcn": {"max_epochs": 2000}}}}
     configfile = write_config(tmp_path / "long.yaml", study_config.with_overrides(LONG_RUN, changes))

@@ -108,7 +108,6 @@ LONG_RUN = {"train": {"checkpoint_every": 3, "checkpoint_seconds": 0}}
 # schedule whose state a checkpoint must carry (plateau: its patience counter and lowered
 # rate; onecycle: its position in the cycle).
 KILLED_JOBS = {
-    "fcn-constant": (LONG, {"train": {"archs": {"fcn": {"max_epochs": 300}}}}),
     "fcn-plateau": (FCN, {"train": {"archs": {"fcn": {"max_epochs": 300}}}, "schedules": {"plateau": {"early_stop": 1000}}}),
     "fcn-onecycle": (
         LONG.replace("schedule~constant", "schedule~onecycle"),
