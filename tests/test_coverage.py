@@ -16,10 +16,11 @@ def write_study(folder, seed):
     tables = folder / "results" / "tables"
     tables.mkdir(parents=True)
     runs = synthetic_runs(seed=seed, noise=0.1)
-    exponents, trend = fits.fit_all(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed)
+    analysis = ANALYSIS | {"bootstrap": 50}
+    exponents, trend = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed)
     exponents.to_csv(tables / "exponents.csv", index=False)
     trend.to_csv(tables / "trend.csv", index=False)
-    joint.joint_laws(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed).to_csv(tables / "joint_law.csv", index=False)
+    joint.joint_laws(runs, EXPERIMENTS, TRAIN, analysis, seed).to_csv(tables / "joint_law.csv", index=False)
     return folder
 
 

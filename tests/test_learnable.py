@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, TINY, snakemake
+from conftest import REPO, snakemake
 from regscale import config as study_config
 from regscale import shards, train
 from regscale.simulate import TARGETS, Physics, simulate
@@ -44,25 +44,29 @@ def test_knn_beats_the_mean_on_every_parameter():
         assert ratio[name] <= 0.5, f"{name} is not learnable from the images: MSE ratio {ratio[name]:.3f}"
 
 
-# A small real study: the tiny config's physics (2 x 16 x 16), 512 training samples,
-# one FCN per target trained to convergence by the workflow itself.
+# A small real study: the default config's physics (2 x 32 x 32), 512 training samples,
+# one FCN per target trained by the workflow itself. (At the tiny config's 2 x 16 x 16,
+# J is barely learnable from 512 samples: measured 0.61 of the prior mean's MSE.)
 SMALL_STUDY = {
-    "data": {"shard_size": 128, "pool_size": 512, "test_size": 256},
+    "device": "cpu",
+    "physics": {"compile": False},  # too few samples to repay the compile warm-up
+    "data": {"shard_size": 128, "pool_size": 512, "test_size": 256, "batch_size": 64},
+    "resources": {"simulate": {"threads": 1}, "train": {"threads": 1}},
     "train": {"n_d": [512], "seeds": 2, "seeds_per_job": 2, "archs": {"fcn": {"batch_size": 16, "max_epochs": 80}}},
-    "schedules": {"plateau": {"patience": 5, "early_stop": 12}},
-    "experiments": {"fcn_width": {"arch": "fcn", "sizes": [{"width": 32, "depth": 3}]}},
 }
-# Measured on this study (2026-12-05): standardized test MSE over the prior-mean
-# predictor's, theta MARGIN_MEASURED["theta"], ... (see the closing note of issue 15);
-# the bound sits about halfway between those and 1, so that it fails for a model that
-# learns little, not for the scatter of two seeds.
-LEARNED_BOUND = 0.5
+EXPERIMENTS = {"fcn_width": {"arch": "fcn", "sizes": [{"width": 32, "depth": 3}]}}  # replaces the default's
+# Measured on this study (2026-12-05, 2 seeds): test MSE over the prior-mean predictor's
+# 0.001 (theta), 0.009 (J), 0.03 (D). The bound, 0.2, sits well above the worst of them
+# (a factor of 7, room for other seeds and platforms) and fails any model that explains
+# less than 80 % of a target's prior variance, far from what this study reaches.
+LEARNED_BOUND = 0.2
 
 
 @pytest.mark.slow
 def test_trained_models_beat_the_prior_mean_on_the_test_set(tmp_path):
     configfile = tmp_path / "small.yaml"
-    configfile.write_text(yaml.safe_dump(study_config.with_overrides(yaml.safe_load(TINY.read_text()), SMALL_STUDY)))
+    default = yaml.safe_load((REPO / "config.yaml").read_text())
+    configfile.write_text(yaml.safe_dump(study_config.with_overrides(default, SMALL_STUDY) | {"experiments": EXPERIMENTS}))
     snakemake(tmp_path, "results/tables/runs.csv", configfile=configfile)
     runs = pd.read_csv(tmp_path / "results/tables/runs.csv")
     config = study_config.load(configfile)

@@ -426,8 +426,8 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
     from regscale import jobspec
 
     job = LONG  # the FCN ensemble, constant schedule
-    # Long enough (tens of seconds) that the requeue lands well before the job's end.
-    changes = {"train": {"archs": {"fcn": {"max_epochs": 2000}}}}
+    # Long enough (about 20 s) that the requeue lands well before the job's end.
+    changes = {"train": {"archs": {"fcn": {"max_epochs": 600}}}}
     configfile = write_config(tmp_path / "long.yaml", study_config.with_overrides(LONG_RUN, changes))
     work = copy_of(tiny_shards, tmp_path, "requeued")
     command = [str(SNAKEMAKE), *profile_arguments(work, configfile, job)]
