@@ -41,7 +41,7 @@ def law_forecast(kept: pd.DataFrame, new: pd.DataFrame, confidence: float, n_boo
     """The joint law fitted to the ``kept`` cells (n_m, n_d, logs: log10 losses) and its
     forecast of the ``new`` cells: log10 point prediction and predictive interval."""
     n_m, n_d = kept["n_m"].to_numpy(float), kept["n_d"].to_numpy(float)
-    log_loss = np.array([np.mean(values) * np.log(10) for values in kept["logs"]])
+    log_loss = joint.mean_log10(kept) * np.log(10)
     params, theta = joint.fit_law(n_m, n_d, log_loss)
     residual = np.log10(joint.predict(params, n_m, n_d)) - log_loss / np.log(10)
     spread = residual * np.sqrt(len(residual) / max(len(residual) - len(joint.PARAMETERS), 1))
@@ -71,7 +71,7 @@ def line_forecast(kept: pd.DataFrame, new: pd.DataFrame, confidence: float) -> p
         if len(group) < 3 or not len(targets):
             continue
         x = sm.add_constant(np.log10(group["n_d"].to_numpy(float)))
-        y = np.array([np.mean(values) for values in group["logs"]])
+        y = joint.mean_log10(group)
         result = sm.OLS(y, x).fit()
         at = sm.add_constant(np.log10(new.loc[targets, "n_d"].to_numpy(float)), has_constant="add")
         frame = result.get_prediction(at).summary_frame(alpha=1 - confidence)
@@ -91,7 +91,7 @@ def forecast(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.random
     if len(kept) < joint.MIN_CELLS:
         raise ValueError(f"{len(kept)} cells left to fit, fewer than {joint.MIN_CELLS}")
     new["fit_n_d_max"] = int(kept["n_d"].max())
-    new["observed_log10"] = [np.mean(values) for values in new["logs"]]
+    new["observed_log10"] = joint.mean_log10(new)
     new = new.join(law_forecast(kept, new, confidence, n_boot, rng)).join(line_forecast(kept, new, confidence))
     for fit in ("law", "line"):
         new[f"{fit}_error_dex"] = new[f"{fit}_log10"] - new["observed_log10"]

@@ -58,6 +58,11 @@ JOINT_COLUMNS = [
 ]  # fmt: skip
 
 
+def mean_log10(cells: pd.DataFrame) -> np.ndarray:
+    """log10 of each cell's geometric-mean loss, from its realizations' log10 losses (logs)."""
+    return np.array([np.mean(values) for values in cells["logs"]])
+
+
 def predict(params: dict, n_m, n_d) -> np.ndarray:
     """L(N_D, N_M) of a law given as {E, A, a, B, b}."""
     n_m, n_d = np.asarray(n_m, dtype=float), np.asarray(n_d, dtype=float)
@@ -224,7 +229,7 @@ def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
             f"got {len(cells)} cells, {len(n_d_values)} N_D and {cells['n_m'].nunique()} N_M"
         )
     n_m, n_d = cells["n_m"].to_numpy(float), cells["n_d"].to_numpy(float)
-    log_loss = np.array([np.mean(values) * np.log(10) for values in cells["logs"]])  # log of each geometric mean
+    log_loss = mean_log10(cells) * np.log(10)  # natural log of each geometric mean
     params, theta = fit_law(n_m, n_d, log_loss)
     residual = np.log10(predict(params, n_m, n_d)) - log_loss / np.log(10)
 
