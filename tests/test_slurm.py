@@ -419,7 +419,7 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
     """A long training job, requeued by SLURM after it wrote a checkpoint (as on
     preemption or a node failure), runs again from that checkpoint (its log says so)
     and ends with the metrics and history of an uninterrupted run."""
-    from test_train_workflow import LONG, LONG_RUN, copy_of, write_config
+    from test_train_workflow import LONG, LONG_RUN, assert_same_runs, copy_of, write_config
 
     from conftest import snakemake
     from regscale import config as study_config
@@ -438,6 +438,8 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
             while not any((work / jobspec.RESUME).rglob("state~*.pt")):
                 assert run.poll() is None and time.monotonic() < deadline, "no checkpoint before the job ended"
                 time.sleep(0.2)
+            # At once, not after requeue_first_running's pause: the job must still be
+            # training when it is requeued.
             jobid, _ = running_job(cluster, "train", deadline)
             subprocess.run(["scontrol", "requeue", jobid], env=cluster.env, check=True, capture_output=True)
             while time.monotonic() < deadline:  # released at once rather than after SLURM's hold
@@ -457,12 +459,4 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
 
     clean = copy_of(tiny_shards, tmp_path, "uninterrupted")
     snakemake(clean, job, configfile=configfile)
-    for seed in sorted(path.name for path in (clean / job).glob("seed~*")):
-        resumed = json.loads((work / job / seed / "metrics.json").read_text())
-        uninterrupted = json.loads((clean / job / seed / "metrics.json").read_text())
-        for metrics in (resumed, uninterrupted):
-            metrics.pop("wall_s")
-        assert resumed == uninterrupted
-        pd.testing.assert_frame_equal(
-            pd.read_csv(work / job / seed / "history.csv"), pd.read_csv(clean / job / seed / "history.csv")
-        )
+    assert_same_runs(work / job, clean / job)

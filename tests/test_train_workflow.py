@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -145,15 +146,21 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tiny_shards, tmp_path
 
     clean = copy_of(tiny_shards, tmp_path, "clean")
     snakemake(clean, job, configfile=configfile)
-    seeds = sorted(path.name for path in (clean / job).glob("seed~*"))
-    assert seeds and seeds == sorted(path.name for path in (killed / job).glob("seed~*"))
+    assert_same_runs(killed / job, clean / job)
+
+
+def assert_same_runs(resumed_job: Path, uninterrupted_job: Path) -> None:
+    """The same seeds in both job folders, each with the same metrics (wall time aside)
+    and the same training history, bit for bit."""
+    seeds = sorted(path.name for path in uninterrupted_job.glob("seed~*"))
+    assert seeds and seeds == sorted(path.name for path in resumed_job.glob("seed~*"))
     for seed in seeds:
-        resumed = json.loads((killed / job / seed / "metrics.json").read_text())
-        uninterrupted = json.loads((clean / job / seed / "metrics.json").read_text())
+        resumed = json.loads((resumed_job / seed / "metrics.json").read_text())
+        uninterrupted = json.loads((uninterrupted_job / seed / "metrics.json").read_text())
         resumed.pop("wall_s"), uninterrupted.pop("wall_s")
         assert resumed == uninterrupted
         pd.testing.assert_frame_equal(
-            pd.read_csv(killed / job / seed / "history.csv"), pd.read_csv(clean / job / seed / "history.csv")
+            pd.read_csv(resumed_job / seed / "history.csv"), pd.read_csv(uninterrupted_job / seed / "history.csv")
         )
 
 
