@@ -113,14 +113,17 @@ def _fourier_peak_period(x, y, values, k_expected):
     # A Hann window keeps the sidelobes of the strong harmonics out of the search.
     hann = np.cos(np.pi * x / (np.ptp(x) * 1.01)) ** 2 * np.cos(np.pi * y / (np.ptp(y) * 1.01)) ** 2
     values = (values - values.mean()) * hann
-    radii = np.linspace(0.5, 1.4, 181) * k_expected
-    angles = np.deg2rad(np.arange(0.0, 180.0, 1.0))
+    # |k| in steps of 1% (the test allows 5%); 3 degree steps resolve the peaks, which
+    # are about 10 degrees wide on a sample of ~6 periods.
+    radii = np.linspace(0.5, 1.4, 91) * k_expected
+    angles = np.deg2rad(np.arange(0.0, 180.0, 3.0))
     kx = np.outer(radii, np.cos(angles)).ravel()
     ky = np.outer(radii, np.sin(angles)).ravel()
     power = np.empty(len(kx))
     for chunk in range(0, len(kx), 2000):
         phase = np.outer(kx[chunk : chunk + 2000], x) + np.outer(ky[chunk : chunk + 2000], y)
-        power[chunk : chunk + 2000] = np.abs(np.exp(-1j * phase) @ values) ** 2
+        # |sum v e^{-i phase}|^2 from cos and sin: numpy's complex exp is ten times slower.
+        power[chunk : chunk + 2000] = (np.cos(phase) @ values) ** 2 + (np.sin(phase) @ values) ** 2
     radial = power.reshape(len(radii), len(angles)).max(axis=1)
     peak = int(np.argmax(radial))
     assert radial[peak] > 3 * max(radial[0], radial[-1]), "no isolated Fourier peak near the moire wave vector"

@@ -118,15 +118,26 @@ def requeue_first_running(cluster: Cluster, rule: str, deadline: float) -> str:
     script runs again later. Returns its job id."""
     jobid, _ = running_job(cluster, rule, deadline)
     time.sleep(3)  # let it get some way into its work
+    requeue(cluster, jobid, deadline)
+    return jobid
+
+
+def requeue(cluster: Cluster, jobid: str, deadline: float) -> None:
+    """``scontrol requeue`` the job, then release SLURM's hold on it early, as a site
+    administrator may: a requeued job gets a begin time about two minutes ahead."""
     scontrol = lambda *args: subprocess.run(["scontrol", *args], env=cluster.env, check=True, capture_output=True)  # noqa: E731
     scontrol("requeue", jobid)
-    # SLURM holds a requeued job back for about two minutes (its begin time); a site
-    # administrator may release it early, as the test does to save that time.
+    # The requeue completes only once the job's processes are gone, and sets the hold
+    # then: a begin time moved before that is overwritten (it cost each requeue 2 min).
     while time.monotonic() < deadline:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            scontrol("update", f"JobId={jobid}", "StartTime=now")
-            return jobid
-        time.sleep(0.5)
+        state = subprocess.run(
+            ["squeue", "--noheader", "--jobs", jobid, "--format=%T"], env=cluster.env, capture_output=True, text=True
+        ).stdout.strip()
+        if state == "PENDING":
+            with contextlib.suppress(subprocess.CalledProcessError):
+                scontrol("update", f"JobId={jobid}", "StartTime=now")
+                return
+        time.sleep(0.2)
     raise AssertionError(f"requeued job {jobid} could not be released")
 
 
@@ -441,11 +452,7 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint_bit_for_bit(cluster
             # At once, not after requeue_first_running's pause: the job must still be
             # training when it is requeued.
             jobid, _ = running_job(cluster, "train", deadline)
-            subprocess.run(["scontrol", "requeue", jobid], env=cluster.env, check=True, capture_output=True)
-            while time.monotonic() < deadline:  # released at once rather than after SLURM's hold
-                if subprocess.run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], env=cluster.env).returncode == 0:
-                    break
-                time.sleep(0.5)
+            requeue(cluster, jobid, deadline)
             returncode = run.wait(timeout=600)
         finally:
             if run.poll() is None:
