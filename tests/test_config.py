@@ -55,6 +55,8 @@ def test_defaults_are_filled():
         ({"physics": {"ranges": {"J": [-1.0, 1.5]}}}, r"physics\.ranges\.J must be positive"),
         ({"physics": {"ranges": {"theta": [1.0, 8.0]}}}, r"physics\.ranges\.theta: at theta = 1\.0 deg the moire period"),
         ({"physics": {"relax": {"dt": 1.0, "dt_max": 0.5}}}, r"physics\.relax\.dt_max \(0\.5\) must be >= physics\.relax\.dt"),
+        ({"physics": {"relax": {"method": "fire"}}}, r"physics\.relax\.method: 'fire' is not one of \['lbfgs', 'vp'\]"),
+        ({"physics": {"relax": {"max_rotation": 3.0}}}, r"physics\.relax\.max_rotation: 3\.0 is greater than the maximum of 1\.5"),
         ({"physics": {"interlayer": {"table": "nowhere.csv"}}}, r"physics\.interlayer\.table: .*nowhere\.csv does not exist"),
         ({"data": {"atlas": {"D": [0.9]}}}, r"data\.atlas\.D: \[0\.9\] outside physics\.ranges\.D"),
         ({"train": {"n_d": [128, 5000]}}, r"N_D = 5000 is larger than the training pool \(data\.pool_size = 2048\)"),

@@ -179,15 +179,16 @@ RELAX_CASES = [(32, k, kind) for k in range(SETS[32]) for kind in ("template", "
 RELAX_CASES += [(100, 0, kind) for kind in ("template", "uniform", "domain wall")]
 
 
+@pytest.mark.parametrize("method", ["lbfgs", "vp"])
 @pytest.mark.parametrize("rows, k, kind", RELAX_CASES, ids=[f"{r}x{r}-set{k}-{f}" for r, k, f in RELAX_CASES])
-def test_relaxed_minima_agree(spirit_states, rows, k, kind):
-    """Relaxed from the same field to max |n x H| <= 1e-3 meV, ours (velocity projection, float64)
+def test_relaxed_minima_agree(spirit_states, rows, k, kind, method):
+    """Relaxed from the same field to max |n x H| <= 1e-3 meV, ours (each minimiser, float64)
     and Spirit's (LBFGS_OSO) agree on the sign of m_z at >= 99 % of the sites and on the energy
     per spin to 1e-4 relative."""
     _, spirit = spirit_states(rows, k)
     sample = spirit.sample
     s0 = field_of(kind, sample)
-    ours, result = crosscheck.our_relax(s0, sample, tol_meV=RELAX_TOL_MEV, max_steps=40000)
+    ours, result = crosscheck.our_relax(s0, sample, tol_meV=RELAX_TOL_MEV, max_steps=40000, method=method)
     assert bool(result.converged[0])
     spirit.set_spins(s0)
     run = spirit.relax_to(RELAX_SOLVER, RELAX_TOL_MEV)
@@ -197,7 +198,7 @@ def test_relaxed_minima_agree(spirit_states, rows, k, kind):
     agreement = np.mean(np.sign(theirs[:, 2]) == np.sign(ours[:, 2]))
     ours_e, theirs_e = crosscheck.our_energy(ours, sample), spirit.energy()
     print(
-        f"crosscheck relax {rows}x{rows} set {k} {kind}: ours {int(result.steps[0])} steps, Spirit {run['iterations']} "
+        f"crosscheck relax {rows}x{rows} set {k} {kind}: ours ({method}) {int(result.steps[0])} steps, Spirit {run['iterations']} "
         f"iterations; m_z signs agree on {agreement:.2%} of sites; energy per spin {ours_e / s0[:, 0].size:.7f} meV, "
         f"relative difference {(theirs_e - ours_e) / abs(ours_e):+.1e}"
     )

@@ -10,9 +10,11 @@ from regscale.shards import shard_parameters
 from regscale.simulate import Physics, resolve_device, simulate
 
 
-@pytest.fixture(scope="module")
-def physics():
+@pytest.fixture(scope="module", params=["lbfgs", "vp"])
+def physics(request):
+    """The tiny config's physics, with each minimiser."""
     config = study_config.load(TINY)
+    config["physics"]["relax"]["method"] = request.param
     return Physics.from_config(config["physics"], base=study_config.REPO)
 
 

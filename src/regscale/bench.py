@@ -29,14 +29,31 @@ from .crosscheck import MINIMISERS as SPIRIT_MINIMISERS
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _physics(config_path: Path, sites: int):
+def _physics(config_path: Path, sites: int, method: str | None = None):
     from .simulate import Physics
 
     config = load(config_path)  # validated, defaults filled: any of the study's configs
     physics = Physics.from_config(config["physics"], base=REPO)
     side = int(round(math.sqrt(sites / 2)))
     side += side % 2
-    return dataclasses.replace(physics, rows=side, cols=side)
+    relax = dataclasses.replace(physics.relax, method=method or physics.relax.method)
+    return dataclasses.replace(physics, rows=side, cols=side, relax=relax)
+
+
+def copy_bandwidth(seconds: float = 1.0, megabytes: int = 256) -> float:
+    """This machine's memory bandwidth in bytes/s, as torch copies a tensor much larger
+    than the caches with the threads in use (read and write both counted): the
+    ceiling for a relaxation step, which streams its state through memory."""
+    import torch
+
+    source = torch.ones(megabytes * 2**20 // 4)
+    target = torch.empty_like(source)
+    target.copy_(source)  # first touch of the pages outside the timing
+    copies, start = 0, time.perf_counter()
+    while copies < 3 or time.perf_counter() - start < seconds:
+        target.copy_(source)
+        copies += 1
+    return 2 * source.nbytes * copies / (time.perf_counter() - start)
 
 
 def _at_least(low: int):
@@ -62,6 +79,7 @@ def _time_simulate(args, physics):
     """Our simulator's timing; returns (the JSON fields, the parameters, (images, table), CPU seconds)."""
     import torch
 
+    from . import spins
     from .simulate import sample_parameters, simulate
     from .train import device_name
 
@@ -70,12 +88,13 @@ def _time_simulate(args, physics):
     device = torch.device(args.device)
     rng = np.random.default_rng(args.seed)
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    # Warm-up: the first calls compile the step; later shards of a run reuse it. Two
+    # Warm-up: the first calls compile the step; later shards of a run reuse it. Five
     # samples at once, so that both graphs are compiled before the timing: the dynamic
     # one for any batch, and the one torch.compile specializes for a batch of 1 (the
-    # working batch shrinks to 1 as samples converge).
+    # working batch shrinks to 1 as samples converge). Not 2 or 3: torch.compile would
+    # tie a batch of that size to the layer or component axis and compile again for 8.
     start = time.perf_counter()
-    simulate(physics, sample_parameters(physics.ranges, 2, rng), 2, device, log=log)
+    simulate(physics, sample_parameters(physics.ranges, 5, rng), 5, device, log=log)
     warmup = time.perf_counter() - start
     params = sample_parameters(physics.ranges, args.batch * args.repeats, rng)
     if device.type == "cuda":
@@ -87,9 +106,16 @@ def _time_simulate(args, physics):
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     sites_per_sample = 2 * physics.rows * physics.cols
     n = len(params)
+    # Memory traffic: one step of one sample reads and writes its state once at least
+    # (spins, field, force, the minimiser's memory, the interlayer map); as a rate, and
+    # as a fraction of what a plain copy achieves here.
+    step_bytes = spins.step_state_bytes(physics.relax, physics.rows, physics.cols, getattr(torch, physics.dtype))
+    traffic = 2 * step_bytes * float(table.steps.sum()) / seconds
+    bandwidth = copy_bandwidth() if device.type == "cpu" else float("nan")
     result = {
         "benchmark": "simulate",
         "device": device_name(device),
+        "method": physics.relax.method,
         "dtype": physics.dtype,
         "compile": physics.compile,
         "lattice": [2, physics.rows, physics.cols],
@@ -103,9 +129,25 @@ def _time_simulate(args, physics):
         "seconds_per_sample": seconds / n,
         "samples_per_s": n / seconds,
         "site_steps_per_s": float(table.steps.sum()) * sites_per_sample / seconds,
+        "step_state_bytes": step_bytes,
+        "memory_traffic_GBps": traffic / 1e9,
+        "copy_bandwidth_GBps": bandwidth / 1e9,
+        "memory_traffic_fraction": traffic / bandwidth,
         "warmup_s": warmup,
     }
     return result, params, (images, table), cpu_seconds
+
+
+def bench_simulate_methods(args, physics) -> dict:
+    """``simulate --baseline METHOD``: the config's minimiser and METHOD on the same
+    samples, one after the other in this process; the ratio is the speed-up."""
+    ours = bench_simulate(args, physics)
+    baseline = bench_simulate(args, dataclasses.replace(physics, relax=dataclasses.replace(physics.relax, method=args.baseline)))
+    return {
+        **ours,
+        "baseline": {key: baseline[key] for key in ("method", "seconds_per_sample", "steps_mean", "memory_traffic_fraction")},
+        "speedup_vs_baseline": baseline["seconds_per_sample"] / ours["seconds_per_sample"],
+    }
 
 
 def bench_against_spirit(args, physics) -> dict:
@@ -222,8 +264,8 @@ def _simulate_defaults(args) -> None:
         args.batch = 4 if against else 8
     if against and args.threads is None:
         args.threads = 1  # as Spirit's wheel, built without OpenMP
-    if against and args.record:
-        raise ValueError("--record measures our simulator alone; leave out --against")
+    if (against or args.baseline) and args.record:
+        raise ValueError("--record measures our simulator alone; leave out --against and --baseline")
     if against:
         from . import crosscheck
 
@@ -248,6 +290,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--device", default="auto", help="cpu, cuda or auto")
     sim.add_argument("--config", type=Path, default=REPO / "config.yaml", help="physics taken from this config")
     sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--method", choices=["lbfgs", "vp"], default=None, help="minimiser (default: the config's)")
+    sim.add_argument(
+        "--baseline", choices=["lbfgs", "vp"], default=None, help="also time this minimiser on the same samples"
+    )
     sim.add_argument(
         "--against",
         choices=["spirit"],
@@ -294,7 +340,7 @@ def main(argv=None) -> None:
         device = resolve_device(args.device)
         if args.what == "simulate":
             _simulate_defaults(args)
-            setting = _physics(args.config, args.sites)
+            setting = _physics(args.config, args.sites, args.method)
             setting.check()
         else:
             setting = load(args.config)
@@ -306,7 +352,7 @@ def main(argv=None) -> None:
     if args.what == "train":
         run = bench_train
     else:
-        run = bench_against_spirit if args.against else bench_simulate
+        run = bench_against_spirit if args.against else bench_simulate_methods if args.baseline else bench_simulate
     result = run(args, setting)
     print(json.dumps(result), flush=True)  # first, so that a failed record loses no measurement
     if args.record:

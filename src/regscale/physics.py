@@ -16,13 +16,24 @@ from .lattice import LATTICE_CONSTANT_ANGSTROM, sample_extent
 
 @dataclass(frozen=True)
 class RelaxSettings:
-    """Velocity-projection relaxation (Bessarab, Uzdin, Jonsson, CPC 196, 335 (2015))
-    with an energy safeguard. Time step in units of 1/sqrt(meV) (unit mass)."""
+    """How a sample is relaxed to its energy minimum, with an energy safeguard.
 
+    ``method``: ``lbfgs``, limited-memory BFGS on the unit sphere (Nocedal & Wright,
+    Numerical Optimization, alg. 7.4; as Spirit's LBFGS_OSO, Ivanov et al., CPC 260,
+    107749 (2021)), keeping ``memory`` pairs and turning no spin by more than
+    ``max_rotation`` rad per step; or ``vp``, velocity projection (Bessarab, Uzdin,
+    Jonsson, CPC 196, 335 (2015)) with time step ``dt`` growing to ``dt_max``, in units
+    of 1/sqrt(meV) (unit mass). L-BFGS takes its first step as velocity projection's,
+    dt^2 times the force.
+    """
+
+    method: str = "lbfgs"
     dt: float = 0.25
     dt_max: float = 0.5
     tol_meV: float = 1e-2
     max_steps: int = 5000
+    memory: int = 3
+    max_rotation: float = 0.2
 
 
 @dataclass(frozen=True)

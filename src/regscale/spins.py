@@ -124,24 +124,41 @@ class RelaxResult:
     energy: torch.Tensor  # (batch,) float64, meV
     torque: torch.Tensor  # (batch,) meV, final max |S x H|
     converged: torch.Tensor  # (batch,) bool
+    method: str  # the minimiser
     energy_history: list[torch.Tensor] | None = None  # per step, (batch,) float64
 
 
-def _step(s, field, force, velocity, dt, active, noise, c: Couplings, lat: Lattice, settings: RelaxSettings):
-    """One velocity-projection step of every active sample, with the energy safeguard."""
-    per_site = (s.shape[0], 1, 1, 1, 1)
-    # Keep only the velocity component along the force (and none if it opposes it).
-    vf = _per_sample(velocity * force)
-    ff = _per_sample(force * force).clamp_min(1e-300)
-    velocity = torch.where(vf.view(per_site) > 0, (vf / ff).to(s.dtype).view(per_site) * force, 0.0)
-    velocity = velocity + dt.view(per_site) * force
-    trial = normalise(s + dt.view(per_site) * velocity)
+def _per_site(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-sample value (batch,) as a factor of ``like``'s sites, in its dtype."""
+    return x.to(like.dtype).view(-1, 1, 1, 1, 1)
+
+
+def _try(s, field, trial, active, noise, c: Couplings, lat: Lattice):
+    """The energy safeguard shared by the minimisers: the field at ``trial``, the energy
+    change of moving there, and which active samples may (accept) or may not (reject)."""
     trial_field = effective_field(trial, c, lat)
     # E(trial) - E(s) = -1/2 (trial - s) . (H(trial) + H(s)) for a bilinear energy: no cancellation.
     delta_e = -0.5 * _per_sample((trial - s) * (trial_field + field))
     accept = active & (delta_e <= noise)
-    reject = active & ~accept
-    keep = accept.view(per_site)
+    return trial_field, delta_e, accept, active & ~accept
+
+
+def _vp_start(s: torch.Tensor, settings: RelaxSettings) -> tuple:
+    """Velocity projection's memory: the velocity and each sample's time step."""
+    return torch.zeros_like(s), torch.full((s.shape[0],), settings.dt, device=s.device, dtype=s.dtype)
+
+
+def _vp_step(s, field, force, memory, active, noise, c: Couplings, lat: Lattice, settings: RelaxSettings):
+    """One velocity-projection step of every active sample, with the energy safeguard."""
+    velocity, dt = memory
+    # Keep only the velocity component along the force (and none if it opposes it).
+    vf = _per_sample(velocity * force)
+    ff = _per_sample(force * force).clamp_min(1e-300)
+    velocity = torch.where(_per_site(vf, s) > 0, _per_site(vf / ff, s) * force, 0.0)
+    velocity = velocity + _per_site(dt, s) * force
+    trial = normalise(s + _per_site(dt, s) * velocity)
+    trial_field, delta_e, accept, reject = _try(s, field, trial, active, noise, c, lat)
+    keep = _per_site(accept, s).bool()
     s = torch.where(keep, trial, s)
     field = torch.where(keep, trial_field, field)
     force = tangent(field, s)
@@ -149,19 +166,90 @@ def _step(s, field, force, velocity, dt, active, noise, c: Couplings, lat: Latti
     grown = (dt * 1.05).clamp_max(settings.dt_max)
     shrunk = (dt * 0.5).clamp_min(settings.dt * 0.01)
     dt = torch.where(reject, shrunk, torch.where(accept, grown, dt))
-    return s, field, force, velocity, dt, torch.where(accept, delta_e, 0.0), max_torque(force)
+    return s, field, force, (velocity, dt), torch.where(accept, delta_e, 0.0), max_torque(force)
 
 
-_compiled_step = None
+def _lbfgs_start(s: torch.Tensor, settings: RelaxSettings) -> tuple:
+    """L-BFGS's memory, flat: ``memory`` spin steps, as many force changes, their
+    1/(step . change), the scale of the initial inverse Hessian and the step fraction.
+    Zero pairs are no-ops in the two-loop recursion, so the history starts empty."""
+    batch, m = s.shape[0], settings.memory
+    per_sample = dict(device=s.device, dtype=torch.float64)
+    steps = tuple(torch.zeros_like(s) for _ in range(2 * m))
+    rhos = tuple(torch.zeros(batch, **per_sample) for _ in range(m))
+    # Before any curvature is known, the first step is velocity projection's: dt^2 * force.
+    gamma = torch.full((batch,), settings.dt**2, **per_sample)
+    return (*steps, *rhos, gamma, torch.ones(batch, **per_sample))
 
 
-def _step_function(compile: bool):
-    global _compiled_step
+def _lbfgs_step(s, field, force, memory, active, noise, c: Couplings, lat: Lattice, settings: RelaxSettings):
+    """One L-BFGS step of every active sample on the unit sphere, with the energy safeguard.
+
+    The gradient is -force (the torque-free part of -H); the direction comes from the
+    two-loop recursion over the last ``memory`` (step, force change) pairs, is made
+    tangent, and is scaled so that no spin turns by more than ``max_rotation`` rad; the
+    step is then taken along the sphere by normalising. A step that would raise the
+    energy is refused and the next one tried at half the length; the pairs are kept as
+    they are (not transported), as in Spirit's LBFGS_OSO, which works because steps are
+    short where the curvature matters.
+    """
+    m = settings.memory
+    steps, changes, rhos = memory[:m], memory[m : 2 * m], memory[2 * m : 3 * m]
+    gamma, fraction = memory[3 * m :]
+    q = force
+    alphas = []
+    for step, change, rho in zip(reversed(steps), reversed(changes), reversed(rhos)):
+        alpha = rho * _per_sample(step * q)
+        q = q - _per_site(alpha, s) * change
+        alphas.append(alpha)
+    r = _per_site(gamma, s) * q
+    for step, change, rho, alpha in zip(steps, changes, rhos, reversed(alphas)):
+        beta = rho * _per_sample(change * r)
+        r = r + _per_site(alpha - beta, s) * step
+    direction = tangent(r, s)
+    turn = (direction * direction).sum(dim=2).flatten(1).amax(dim=1).sqrt()
+    length = fraction * (settings.max_rotation / turn.double().clamp_min(1e-30)).clamp_max(1.0)
+    trial = normalise(s + _per_site(length, s) * direction)
+    trial_field, delta_e, accept, reject = _try(s, field, trial, active, noise, c, lat)
+    trial_force = tangent(trial_field, trial)
+    # The newest pair (the step and the change of the gradient, -force): only where the
+    # step was taken and the curvature along it is positive; a zero pair otherwise.
+    new_step, new_change = trial - s, force - trial_force
+    curvature = _per_sample(new_step * new_change)
+    good = accept & (curvature > 0)
+    keep_pair = _per_site(good, s).bool()
+    steps = (*steps[1:], torch.where(keep_pair, new_step, 0.0))
+    changes = (*changes[1:], torch.where(keep_pair, new_change, 0.0))
+    rhos = (*rhos[1:], torch.where(good, 1.0 / curvature.clamp_min(1e-300), 0.0))
+    gamma = torch.where(good, curvature / _per_sample(new_change * new_change).clamp_min(1e-300), gamma)
+    fraction = torch.where(reject, fraction * 0.5, torch.where(accept, (fraction * 2.0).clamp_max(1.0), fraction))
+    keep = _per_site(accept, s).bool()
+    s = torch.where(keep, trial, s)
+    field = torch.where(keep, trial_field, field)
+    force = torch.where(keep, trial_force, force)
+    memory = (*steps, *changes, *rhos, gamma, fraction)
+    return s, field, force, memory, torch.where(accept, delta_e, 0.0), max_torque(force)
+
+
+MINIMISERS = {"lbfgs": (_lbfgs_start, _lbfgs_step), "vp": (_vp_start, _vp_step)}
+
+
+def step_state_bytes(settings: RelaxSettings, rows: int, cols: int, dtype: torch.dtype) -> int:
+    """Bytes of one sample's state that a step must read (and mostly write): spins,
+    field, force and the minimiser's spin-sized memory, and the interlayer map."""
+    spin_sized = 3 + (2 * settings.memory if settings.method == "lbfgs" else 1)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return (spin_sized * 6 + 1) * rows * cols * itemsize
+_compiled_steps: dict = {}
+
+
+def _step_function(method: str, compile: bool):
+    step = MINIMISERS[method][1]
     if not compile:
-        return _step
-    if _compiled_step is None:
-        _compiled_step = torch.compile(_step, dynamic=True)
-    return _compiled_step
+        return step
+    if method not in _compiled_steps:
+        _compiled_steps[method] = torch.compile(step, dynamic=True)
+    return _compiled_steps[method]
 
 
 def relax(
@@ -174,15 +262,18 @@ def relax(
 ) -> RelaxResult:
     """Relax every sample of the batch to a local energy minimum.
 
-    Each sample keeps its own velocity, time step and stopping point, so its
-    trajectory does not depend on the other samples of the batch. A proposed step is
-    kept only if it lowers that sample's energy (up to the rounding of the energy
-    sum); otherwise the velocity is dropped and the time step halved. A sample stops
-    when its largest torque |S x H| falls below ``tol_meV`` (converged) or after
-    ``max_steps``. ``compile`` fuses the step with torch.compile: several times faster,
-    and different in the last bits from the eager step, so it is part of the physics
-    config.
+    ``settings.method`` picks the minimiser: ``lbfgs`` (limited-memory BFGS on the
+    sphere) or ``vp`` (velocity projection). Each sample keeps its own history, step
+    length and stopping point, so its trajectory does not depend on the other samples
+    of the batch. A proposed step is kept only if it lowers that sample's energy (up
+    to the rounding of the energy sum); otherwise it is refused and a shorter one
+    tried. A sample stops when its largest torque |S x H| falls below ``tol_meV``
+    (converged) or after ``max_steps``. ``compile`` fuses the step with torch.compile:
+    several times faster, and different in the last bits from the eager step, so it is
+    part of the physics config.
     """
+    if settings.method not in MINIMISERS:
+        raise ValueError(f"unknown relaxation method {settings.method!r}; expected one of {sorted(MINIMISERS)}")
     lat = Lattice(s0.shape[-2], s0.shape[-1], s0.device, s0.dtype)
     batch = s0.shape[0]
     s = normalise(s0)
@@ -194,7 +285,7 @@ def relax(
     steps = torch.zeros(batch, dtype=torch.int64, device=s.device)
     delta_sum = torch.zeros(batch, dtype=torch.float64, device=s.device)
     history = [e0.clone()] if record_energy else None
-    step_fn = _step_function(compile)
+    step_fn = _step_function(settings.method, compile)
     # Work on the samples still moving; shrink the working batch when half of it has
     # converged, so that a slow sample does not keep finished ones computing.
     work = torch.arange(batch, device=s.device)
@@ -224,39 +315,40 @@ def relax(
         energy=energy(s, field),
         torque=torque,
         converged=torque <= settings.tol_meV,
+        method=settings.method,
         energy_history=history,
     )
 
 
 @dataclass
 class _RelaxState:
-    """The moving part of a relaxation for the samples in the working batch."""
+    """The moving part of a relaxation for the samples in the working batch; ``memory``
+    is the minimiser's own per-sample state (a flat tuple of tensors)."""
 
     s: torch.Tensor
     field: torch.Tensor
     force: torch.Tensor
-    velocity: torch.Tensor
-    dt: torch.Tensor
     torque: torch.Tensor
+    memory: tuple
 
     @classmethod
     def start(cls, s, field, settings):
         force = tangent(field, s)
-        dt = torch.full((s.shape[0],), settings.dt, device=s.device, dtype=s.dtype)
-        return cls(s, field, force, torch.zeros_like(s), dt, max_torque(force))
+        return cls(s, field, force, max_torque(force), MINIMISERS[settings.method][0](s, settings))
 
     def select(self, index):
-        return _RelaxState(*(t[index] for t in (self.s, self.field, self.force, self.velocity, self.dt, self.torque)))
+        return _RelaxState(self.s[index], self.field[index], self.force[index], self.torque[index],
+                           tuple(t[index] for t in self.memory))  # fmt: skip
 
     def scatter_into(self, s, field, work):
         s[work] = self.s
         field[work] = self.field
 
     def advance(self, step_fn, active, noise, c, lat, settings):
-        s, field, force, velocity, dt, delta_e, torque = step_fn(
-            self.s, self.field, self.force, self.velocity, self.dt, active, noise, c, lat, settings
+        s, field, force, memory, delta_e, torque = step_fn(
+            self.s, self.field, self.force, self.memory, active, noise, c, lat, settings
         )
-        return _RelaxState(s, field, force, velocity, dt, torque), delta_e
+        return _RelaxState(s, field, force, torque, memory), delta_e
 
 
 def initial_state(jperp: torch.Tensor, template_meV: float = 0.1, tilt: float = 0.05) -> torch.Tensor:
