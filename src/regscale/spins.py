@@ -154,7 +154,7 @@ def _vp_step(s, field, force, memory, active, noise, c: Couplings, lat: Lattice,
     # Keep only the velocity component along the force (and none if it opposes it).
     vf = _per_sample(velocity * force)
     ff = _per_sample(force * force).clamp_min(1e-300)
-    velocity = torch.where(_per_site(vf, s) > 0, _per_site(vf / ff, s) * force, 0.0)
+    velocity = torch.where(vf.view(-1, 1, 1, 1, 1) > 0, _per_site(vf / ff, s) * force, 0.0)
     velocity = velocity + _per_site(dt, s) * force
     trial = normalise(s + _per_site(dt, s) * velocity)
     trial_field, delta_e, accept, reject = _try(s, field, trial, active, noise, c, lat)
