@@ -31,6 +31,28 @@ def test_simulate_benchmark_prints_one_json_line():
     assert "relaxed" in result.stderr
 
 
+def test_simulate_benchmark_times_a_baseline_minimiser_on_the_same_samples():
+    """--baseline vp: both minimisers in one run, the ratio of their times, and the
+    memory traffic of a step against the copy bandwidth measured in the same run."""
+    command = [sys.executable, "-m", "regscale.bench", "simulate", "--config", str(TINY), "--sites", "512"]
+    result = subprocess.run(
+        command + ["--batch", "3", "--device", "cpu", "--method", "lbfgs", "--baseline", "vp"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["method"] == "lbfgs" and report["baseline"]["method"] == "vp"
+    assert report["speedup_vs_baseline"] == pytest.approx(report["baseline"]["seconds_per_sample"] / report["seconds_per_sample"])
+    assert report["steps_mean"] < report["baseline"]["steps_mean"]
+    # Per sample of 2 x 16 x 16 float32 spins: spins, field, force and 2 x 3 L-BFGS pairs
+    # (6 floats a site each), and the interlayer map (1 float a site).
+    assert report["step_state_bytes"] == (9 * 6 + 1) * 16 * 16 * 4
+    assert report["memory_traffic_GBps"] == pytest.approx(
+        2 * report["step_state_bytes"] * report["steps_mean"] * report["samples"] / report["seconds_per_sample"] / report["samples"] / 1e9
+    )
+    assert report["memory_traffic_fraction"] == pytest.approx(report["memory_traffic_GBps"] / report["copy_bandwidth_GBps"])
+    assert 1 < report["copy_bandwidth_GBps"] < 1e4
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -42,6 +64,8 @@ def test_simulate_benchmark_prints_one_json_line():
         (["train", "--threads", "0"], "argument --threads: 0 is below the minimum 1"),
         (["simulate", "--record", "no/such/folder/rates.yaml"], "folder no/such/folder does not exist"),
         (["simulate", "--against", "spirit", "--record"], "--record measures our simulator alone"),
+        (["simulate", "--baseline", "vp", "--record"], "leave out --against and --baseline"),
+        (["simulate", "--method", "fire"], "argument --method: invalid choice: 'fire'"),
         (["simulate", "--against", "spirit", "--spirit-solver", "SIB"], "argument --spirit-solver: invalid choice"),
     ],
 )

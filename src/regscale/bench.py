@@ -111,7 +111,7 @@ def _time_simulate(args, physics):
     # as a fraction of what a plain copy achieves here.
     step_bytes = spins.step_state_bytes(physics.relax, physics.rows, physics.cols, getattr(torch, physics.dtype))
     traffic = 2 * step_bytes * float(table.steps.sum()) / seconds
-    bandwidth = copy_bandwidth() if device.type == "cpu" else float("nan")
+    bandwidth = copy_bandwidth() if device.type == "cpu" else None  # a GPU's is not measured here
     result = {
         "benchmark": "simulate",
         "device": device_name(device),
@@ -131,8 +131,8 @@ def _time_simulate(args, physics):
         "site_steps_per_s": float(table.steps.sum()) * sites_per_sample / seconds,
         "step_state_bytes": step_bytes,
         "memory_traffic_GBps": traffic / 1e9,
-        "copy_bandwidth_GBps": bandwidth / 1e9,
-        "memory_traffic_fraction": traffic / bandwidth,
+        "copy_bandwidth_GBps": bandwidth and bandwidth / 1e9,
+        "memory_traffic_fraction": bandwidth and traffic / bandwidth,
         "warmup_s": warmup,
     }
     return result, params, (images, table), cpu_seconds
