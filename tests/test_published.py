@@ -84,7 +84,7 @@ def test_the_wide_guidance_reaches_each_target_at_the_cost_it_states():
     laws = pd.read_csv(WIDE / "joint_law.csv")
     table = pd.read_csv(WIDE / "guidance.csv")
     config = study_config.load(WIDE / "config.yaml")
-    device, rates = throughput.load(REPO / "resources" / "throughput.yaml")
+    device, rates = throughput.load(WIDE / "throughput.yaml")  # the rates it was costed with
     assert len(table) == len(guidance.TARGET_FRACTIONS) * len(laws)
     reachable = table[table["reachable"]]
     assert len(reachable) > 0
@@ -99,3 +99,22 @@ def test_the_wide_guidance_reaches_each_target_at_the_cost_it_states():
     for _, series in reachable.groupby(["experiment", "target"]):
         ordered = series.sort_values("fraction", ascending=False)
         assert ordered["total_hours"].is_monotonic_increasing  # a smaller error costs more
+
+
+def test_publish_copies_the_study_with_its_rates_and_refuses_to_overwrite(tiny_study, tmp_path):
+    from regscale import publish
+
+    destination = tmp_path / "published"
+    written = publish.publish(tiny_study, destination, REPO / "tests" / "configs" / "tiny.yaml")
+    assert {path.name for path in written} >= {*publish.TABLES, "config.yaml", "throughput.yaml", "provenance.yaml"}
+    assert (destination / "throughput.yaml").read_text() == publish.THROUGHPUT.read_text()
+    assert (destination / "runs.csv").read_bytes() == (tiny_study / "results" / "tables" / "runs.csv").read_bytes()
+    assert any(path.suffix == ".png" for path in (destination / "figures").iterdir())
+    provenance = yaml.safe_load((destination / "provenance.yaml").read_text())
+    assert provenance["git_commit"].split("-")[0] and provenance["train_code_versions"]
+    (destination / "note.txt").write_text("kept")
+    with pytest.raises(FileExistsError, match="exists; pass --replace to overwrite it"):
+        publish.publish(tiny_study, destination, REPO / "tests" / "configs" / "tiny.yaml")
+    assert (destination / "note.txt").read_text() == "kept"  # nothing touched
+    with pytest.raises(FileNotFoundError, match=r"missing runs\.csv"):
+        publish.publish(tmp_path / "no-study", tmp_path / "elsewhere", REPO / "tests" / "configs" / "tiny.yaml")

@@ -29,6 +29,9 @@ TABLES = [
 ]  # fmt: skip
 
 
+THROUGHPUT = REPO / "resources" / "throughput.yaml"  # what the guidance rule reads
+
+
 def git_commit() -> str:
     """HEAD's commit, with "-dirty" when tracked files differ from it."""
     def git(*args):
@@ -39,7 +42,8 @@ def git_commit() -> str:
 
 
 def publish(study: Path, destination: Path, config_path: Path, replace: bool = False) -> list[Path]:
-    """Copy the study's tables, PNG figures and config to ``destination``; returns the
+    """Copy the study's tables, PNG figures, config and the throughput file its guidance
+    was costed with to ``destination``; returns the
     files written. Raises FileExistsError (nothing written) when ``destination`` exists
     and ``replace`` is false, FileNotFoundError when a table is missing."""
     tables, figures = study / "results" / "tables", study / "results" / "figures"
@@ -55,6 +59,9 @@ def publish(study: Path, destination: Path, config_path: Path, replace: bool = F
     written = [Path(shutil.copy2(tables / name, destination / name)) for name in TABLES]
     written += [Path(shutil.copy2(png, destination / "figures" / png.name)) for png in sorted(figures.glob("*.png"))]
     written.append(Path(shutil.copy2(config_path, destination / "config.yaml")))
+    # The measured rates guidance.csv was costed with: a later --record must not move
+    # the published hours.
+    written.append(Path(shutil.copy2(THROUGHPUT, destination / "throughput.yaml")))
     runs = pd.read_csv(tables / "runs.csv")
     provenance = {
         "git_commit": git_commit(),
