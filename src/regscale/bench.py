@@ -36,8 +36,12 @@ def _physics(config_path: Path, sites: int, method: str | None = None):
     physics = Physics.from_config(config["physics"], base=REPO)
     side = int(round(math.sqrt(sites / 2)))
     side += side % 2
-    relax = dataclasses.replace(physics.relax, method=method or physics.relax.method)
-    return dataclasses.replace(physics, rows=side, cols=side, relax=relax)
+    return with_method(dataclasses.replace(physics, rows=side, cols=side), method or physics.relax.method)
+
+
+def with_method(physics, method: str):
+    """``physics`` relaxed by the minimiser ``method``."""
+    return dataclasses.replace(physics, relax=dataclasses.replace(physics.relax, method=method))
 
 
 def copy_bandwidth(seconds: float = 1.0, megabytes: int = 256) -> float:
@@ -131,8 +135,8 @@ def _time_simulate(args, physics):
         "site_steps_per_s": float(table.steps.sum()) * sites_per_sample / seconds,
         "step_state_bytes": step_bytes,
         "memory_traffic_GBps": traffic / 1e9,
-        "copy_bandwidth_GBps": bandwidth and bandwidth / 1e9,
-        "memory_traffic_fraction": bandwidth and traffic / bandwidth,
+        "copy_bandwidth_GBps": None if bandwidth is None else bandwidth / 1e9,
+        "memory_traffic_fraction": None if bandwidth is None else traffic / bandwidth,
         "warmup_s": warmup,
     }
     return result, params, (images, table), cpu_seconds
@@ -142,7 +146,7 @@ def bench_simulate_methods(args, physics) -> dict:
     """``simulate --baseline METHOD``: the config's minimiser and METHOD on the same
     samples, one after the other in this process; the ratio is the speed-up."""
     ours = bench_simulate(args, physics)
-    baseline = bench_simulate(args, dataclasses.replace(physics, relax=dataclasses.replace(physics.relax, method=args.baseline)))
+    baseline = bench_simulate(args, with_method(physics, args.baseline))
     return {
         **ours,
         "baseline": {key: baseline[key] for key in ("method", "seconds_per_sample", "steps_mean", "memory_traffic_fraction")},

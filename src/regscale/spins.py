@@ -128,9 +128,14 @@ class RelaxResult:
     energy_history: list[torch.Tensor] | None = None  # per step, (batch,) float64
 
 
+def _sites(x: torch.Tensor) -> torch.Tensor:
+    """A per-sample value or mask (batch,), broadcastable over each sample's sites."""
+    return x.view(-1, 1, 1, 1, 1)
+
+
 def _per_site(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A per-sample value (batch,) as a factor of ``like``'s sites, in its dtype."""
-    return x.to(like.dtype).view(-1, 1, 1, 1, 1)
+    return _sites(x.to(like.dtype))
 
 
 def _try(s, field, trial, active, noise, c: Couplings, lat: Lattice):
@@ -154,11 +159,11 @@ def _vp_step(s, field, force, memory, active, noise, c: Couplings, lat: Lattice,
     # Keep only the velocity component along the force (and none if it opposes it).
     vf = _per_sample(velocity * force)
     ff = _per_sample(force * force).clamp_min(1e-300)
-    velocity = torch.where(vf.view(-1, 1, 1, 1, 1) > 0, _per_site(vf / ff, s) * force, 0.0)
+    velocity = torch.where(_sites(vf) > 0, _per_site(vf / ff, s) * force, 0.0)
     velocity = velocity + _per_site(dt, s) * force
     trial = normalise(s + _per_site(dt, s) * velocity)
     trial_field, delta_e, accept, reject = _try(s, field, trial, active, noise, c, lat)
-    keep = _per_site(accept, s).bool()
+    keep = _sites(accept)
     s = torch.where(keep, trial, s)
     field = torch.where(keep, trial_field, field)
     force = tangent(field, s)
@@ -217,13 +222,13 @@ def _lbfgs_step(s, field, force, memory, active, noise, c: Couplings, lat: Latti
     new_step, new_change = trial - s, force - trial_force
     curvature = _per_sample(new_step * new_change)
     good = accept & (curvature > 0)
-    keep_pair = _per_site(good, s).bool()
+    keep_pair = _sites(good)
     steps = (*steps[1:], torch.where(keep_pair, new_step, 0.0))
     changes = (*changes[1:], torch.where(keep_pair, new_change, 0.0))
     rhos = (*rhos[1:], torch.where(good, 1.0 / curvature.clamp_min(1e-300), 0.0))
     gamma = torch.where(good, curvature / _per_sample(new_change * new_change).clamp_min(1e-300), gamma)
     fraction = torch.where(reject, fraction * 0.5, torch.where(accept, (fraction * 2.0).clamp_max(1.0), fraction))
-    keep = _per_site(accept, s).bool()
+    keep = _sites(accept)
     s = torch.where(keep, trial, s)
     field = torch.where(keep, trial_field, field)
     force = torch.where(keep, trial_force, force)
@@ -236,10 +241,14 @@ MINIMISERS = {"lbfgs": (_lbfgs_start, _lbfgs_step), "vp": (_vp_start, _vp_step)}
 
 def step_state_bytes(settings: RelaxSettings, rows: int, cols: int, dtype: torch.dtype) -> int:
     """Bytes of one sample's state that a step must read (and mostly write): spins,
-    field, force and the minimiser's spin-sized memory, and the interlayer map."""
-    spin_sized = 3 + (2 * settings.memory if settings.method == "lbfgs" else 1)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return (spin_sized * 6 + 1) * rows * cols * itemsize
+    field, force and the minimiser's spin-sized memory (counted from what its start
+    makes), and the interlayer map."""
+    sample = torch.empty(1, 2, 3, rows, cols, dtype=dtype, device="meta")  # shapes only, no data
+    memory = MINIMISERS[settings.method][0](sample, settings)
+    spin_sized = 3 + sum(t.shape == sample.shape for t in memory)
+    return (spin_sized * 6 + 1) * rows * cols * sample.element_size()
+
+
 _compiled_steps: dict = {}
 
 
