@@ -65,6 +65,7 @@ def test_simulate_benchmark_times_a_baseline_minimiser_on_the_same_samples():
         (["simulate", "--record", "no/such/folder/rates.yaml"], "folder no/such/folder does not exist"),
         (["simulate", "--against", "spirit", "--record"], "--record measures our simulator alone"),
         (["simulate", "--baseline", "vp", "--record"], "leave out --against and --baseline"),
+        (["train", "--denormals", "--record"], "--record measures training throughput; leave out --denormals"),
         (["simulate", "--method", "fire"], "argument --method: invalid choice: 'fire'"),
         (["simulate", "--against", "spirit", "--spirit-solver", "SIB"], "argument --spirit-solver: invalid choice"),
     ],
@@ -191,3 +192,25 @@ def test_record_refuses_an_unknown_stage(tmp_path):
     with pytest.raises(ValueError, match="unknown benchmark 'evaluate'"):
         throughput.record(tmp_path / "t.yaml", "evaluate", "cpu", {}, "x")
     assert not (tmp_path / "t.yaml").exists()
+
+
+def test_denormal_benchmark_trains_a_real_job_both_ways_to_the_same_weights(tiny_shards):
+    """--denormals: the tiny study's largest FCN job on its own shards, subnormals flushed
+    (as the trainer runs) and kept; the weights must not depend on it."""
+    command = [sys.executable, "-m", "regscale.bench", "train", "--config", str(TINY), "--device", "cpu", "--denormals"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tiny_shards)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    config = load(TINY)
+    widths = [size["width"] for e in config["experiments"].values() if e["arch"] == "fcn" for size in e["sizes"]]
+    assert f"width~{max(widths)}/" in report["job"] and f"/nd~{max(config['train']['n_d'])}/" in report["job"]
+    assert report["same_weights"] is True and report["flush_supported"] is True
+    assert report["flushed_s"] > 0 and report["kept_s"] > 0
+    assert report["speedup"] == pytest.approx(report["kept_s"] / report["flushed_s"], rel=0.02)
+    assert "denormals kept" in result.stderr
+
+
+def test_denormal_benchmark_without_shards_says_to_run_the_study(tmp_path):
+    command = [sys.executable, "-m", "regscale.bench", "train", "--config", str(TINY), "--device", "cpu", "--denormals"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "--denormals trains on the study's shards" in result.stderr and "run the study first" in result.stderr

@@ -251,6 +251,14 @@ def _relax_with_spirit(physics, row, solver, screening: dict, log):
 def bench_train(args, config: dict) -> dict:
     from .bench_train import bench_train as run
 
+    if args.denormals:
+        import torch
+
+        from .bench_train import denormal_comparison
+        from .simulate import resolve_device
+
+        torch.set_num_threads(args.threads)
+        return denormal_comparison(config, resolve_device(args.device), rounds=args.repeats)
     return run(
         device=args.device,
         image_shape=tuple(args.image_shape) if args.image_shape else None,
@@ -322,6 +330,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--threads", type=_at_least(1), default=1, help="torch threads (the train rule's, 1 in config.yaml)"
     )
+    train.add_argument(
+        "--denormals",
+        action="store_true",
+        help="instead: the study's largest FCN job on its shards, subnormals flushed to zero and kept",
+    )
+    train.add_argument("--repeats", type=_at_least(1), default=1, help="--denormals: rounds (each keeps its best)")
     for command in (sim, train):
         command.add_argument(
             "--record",
@@ -348,6 +362,8 @@ def main(argv=None) -> None:
             setting.check()
         else:
             setting = load(args.config)
+            if args.denormals and args.record:
+                raise ValueError("--record measures training throughput; leave out --denormals")
         if args.record:
             throughput.read(args.record)
     except ValueError as error:  # ConfigError included

@@ -10,6 +10,11 @@ synthetic data: ``python -m regscale.bench train``.
   headline width.
 - Samples per second of one model of each architecture at the sizes of the config's
   experiments (the largest of each), and of the standard ResNet-18 (width 64).
+- ``--denormals``: one real job of the study, its largest FCN at its largest N_D, trained
+  on the study's shards (under the current directory, as Snakemake finds them) with subnormal floats flushed to zero (as the trainer runs) and
+  kept, in turns; ``speedup`` is the ratio and ``same_weights`` says whether the two
+  gave the same weights bit for bit. Random images never let a ReLU unit die, so only
+  real data shows what flushing saves.
 
 Images are the config's lattice, 2 x rows x cols, on a CPU; on CUDA 2 x 100 x 100 with
 bf16 autocast, as the trainer runs there. Torch gets ``threads`` threads (default 1, as
@@ -22,6 +27,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ from . import train
 from .archs import build_model
 from .config import load
 from .ensemble import SingleModel
+from . import jobspec, study
 from .jobspec import JobSpec
 from .models import count_parameters
 from .simulate import resolve_device
@@ -180,6 +187,70 @@ def throughput(arch: str, size: dict, image_shape, device: torch.device, n: int,
         "n_m": count_parameters(model),
         "batch_size": batch_size,
         "samples_per_s": round(rate, 1),
+    }
+
+
+def largest_fcn_job(config: dict) -> study.Job:
+    """The study's FCN job with the most parameters, at its largest N_D."""
+    shape = (2, config["physics"]["lattice"]["rows"], config["physics"]["lattice"]["cols"])
+
+    def size(job):
+        return count_parameters(build_model(job.arch, study.parse_size(job.size), shape, 1))
+
+    fcn_jobs = [job for job in study.jobs(config) if job.arch == "fcn"]
+    if not fcn_jobs:
+        raise ValueError("the config trains no FCN; --denormals times an FCN job")
+    return max(fcn_jobs, key=lambda job: (size(job), job.n_d, -len(job.target)))
+
+
+def denormal_comparison(config: dict, device: torch.device, rounds: int = 1, study_dir: Path | None = None) -> dict:
+    """Seconds of one real job with subnormals flushed to zero and kept (module docstring),
+    on the shards under ``study_dir`` (default: the current directory, as Snakemake's)."""
+    study_dir = Path.cwd() if study_dir is None else Path(study_dir)
+    job = largest_fcn_job(config)
+    spec = JobSpec.from_config(config, job)
+    inputs = jobspec.rule_inputs(config, SimpleNamespace(nd=job.n_d))
+
+    def shard_list(split):
+        kinds = ("images", "table", "meta")
+        files = zip(*(inputs[f"{split}_{kind}"] for kind in kinds))
+        return [{kind: study_dir / path for kind, path in zip(kinds, paths)} for paths in files]
+
+    pool, test = shard_list("pool"), shard_list("test")
+    missing = [str(f["images"]) for f in pool + test if not f["images"].exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"--denormals trains on the study's shards; {missing[0]} is missing: run the study first (make study)"
+        )
+    data = train.load_data(pool, test, spec, device)
+    _log(f"denormals: {job.folder}, {len(spec.seeds)} members, flushed and kept in turns, {rounds} round(s)")
+    quiet = lambda line: None  # noqa: E731
+    supported = torch.set_flush_denormal(True)  # False where the CPU cannot flush
+    seconds, weights = {True: math.inf, False: math.inf}, {}
+
+    def run(flush: bool) -> None:
+        torch.set_flush_denormal(flush)
+        weights[flush] = [r["state_dict"] for r in train.train_group(spec, list(spec.seeds), data, device, log=quiet)]
+
+    try:
+        for _ in range(rounds):
+            for flush in (True, False):
+                seconds[flush] = min(seconds[flush], _timed(lambda: run(flush), device))
+                _log(f"denormals {'flushed' if flush else 'kept'}: {seconds[flush]:.1f} s")
+    finally:
+        torch.set_flush_denormal(True)  # as train.configure_device leaves it
+    same = all(torch.equal(a[name], b[name]) for a, b in zip(weights[True], weights[False]) for name in a)
+    return {
+        "benchmark": "train --denormals",
+        "device": train.device_name(device),
+        "threads": torch.get_num_threads(),
+        "job": job.folder,
+        "members": len(spec.seeds),
+        "flushed_s": round(seconds[True], 2),
+        "kept_s": round(seconds[False], 2),
+        "speedup": round(seconds[False] / seconds[True], 2),
+        "same_weights": same,
+        "flush_supported": supported,
     }
 
 

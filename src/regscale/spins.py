@@ -253,12 +253,23 @@ _compiled_steps: dict = {}
 
 
 def _step_function(method: str, compile: bool):
+    """The minimiser's step, eager or compiled. Compiled, only the batch axis is symbolic:
+    the working batch shrinks as samples converge, while the lattice stays; kernels
+    generated for a symbolic lattice as well ran the step at half the speed (their index
+    arithmetic is not vectorised as well). A new lattice size compiles anew."""
     step = MINIMISERS[method][1]
     if not compile:
         return step
     if method not in _compiled_steps:
-        _compiled_steps[method] = torch.compile(step, dynamic=True)
-    return _compiled_steps[method]
+        _compiled_steps[method] = torch.compile(step, dynamic=False)
+    compiled = _compiled_steps[method]
+
+    def batch_symbolic_step(s, field, force, memory, active, noise, c: Couplings, lat, settings):
+        for tensor in (s, field, force, *memory, active, noise, c.J, c.D, c.jperp):
+            torch._dynamo.mark_dynamic(tensor, 0)
+        return compiled(s, field, force, memory, active, noise, c, lat, settings)
+
+    return batch_symbolic_step
 
 
 def relax(
