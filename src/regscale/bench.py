@@ -93,10 +93,9 @@ def _time_simulate(args, physics):
     rng = np.random.default_rng(args.seed)
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     # Warm-up: the first calls compile the step; later shards of a run reuse it. Five
-    # samples at once, so that both graphs are compiled before the timing: the dynamic
-    # one for any batch, and the one torch.compile specializes for a batch of 1 (the
-    # working batch shrinks to 1 as samples converge). Not 2 or 3: torch.compile would
-    # tie a batch of that size to the layer or component axis and compile again for 8.
+    # samples at once, so that both graphs are compiled before the timing: the one for
+    # any batch, and the one torch.compile specializes for a batch of 1 (the working
+    # batch shrinks to 1 as samples converge).
     start = time.perf_counter()
     simulate(physics, sample_parameters(physics.ranges, 5, rng), 5, device, log=log)
     warmup = time.perf_counter() - start
