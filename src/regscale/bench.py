@@ -287,6 +287,19 @@ def _simulate_defaults(args) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m regscale.bench", description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
+    for command in (_simulate_parser(sub), _train_parser(sub)):
+        command.add_argument(
+            "--record",
+            type=Path,
+            nargs="?",
+            const=throughput.FILE,
+            metavar="FILE",
+            help="write the measurement into FILE (default resources/throughput.yaml) for regscale.plan",
+        )
+    return parser
+
+
+def _simulate_parser(sub) -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="relaxed samples per second of the spin simulator")
     sim.add_argument(
         "--sites",
@@ -320,6 +333,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--threads", type=_at_least(1), default=None, help="torch threads (default: torch's; 1 with --against)"
     )
+    return sim
+
+
+def _train_parser(sub) -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="training throughput and seed-batched ensemble speed-up")
     train.add_argument("--device", default="auto")
     train.add_argument("--image-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
@@ -335,16 +352,7 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: the study's largest FCN job on its shards, subnormals flushed to zero and kept",
     )
     train.add_argument("--repeats", type=_at_least(1), default=1, help="--denormals: rounds (each keeps its best)")
-    for command in (sim, train):
-        command.add_argument(
-            "--record",
-            type=Path,
-            nargs="?",
-            const=throughput.FILE,
-            metavar="FILE",
-            help="write the measurement into FILE (default resources/throughput.yaml) for regscale.plan",
-        )
-    return parser
+    return train
 
 
 def main(argv=None) -> None:
