@@ -257,7 +257,10 @@ def bench_train(args, config: dict) -> dict:
         from .simulate import resolve_device
 
         torch.set_num_threads(args.threads)
-        return denormal_comparison(config, resolve_device(args.device), rounds=args.repeats)
+        try:
+            return denormal_comparison(config, resolve_device(args.device), rounds=args.repeats)
+        except FileNotFoundError as error:
+            raise SystemExit(f"error: {error}") from None
     return run(
         device=args.device,
         image_shape=tuple(args.image_shape) if args.image_shape else None,

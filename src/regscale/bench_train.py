@@ -10,11 +10,12 @@ synthetic data: ``python -m regscale.bench train``.
   headline width.
 - Samples per second of one model of each architecture at the sizes of the config's
   experiments (the largest of each), and of the standard ResNet-18 (width 64).
-- ``--denormals``: one real job of the study, its largest FCN at its largest N_D, trained
-  on the study's shards (under the current directory, as Snakemake finds them) with subnormal floats flushed to zero (as the trainer runs) and
-  kept, in turns, after an untimed flushed run; ``speedup`` is the ratio and
-  ``same_weights`` says whether all three gave the same weights bit for bit. Random images never let a ReLU unit die, so only
-  real data shows what flushing saves.
+- ``--denormals``: one real job of the study, its largest FCN at its largest N_D,
+  trained on the study's shards (under the current directory, as Snakemake finds them)
+  with subnormal floats flushed to zero (as the trainer runs) and kept, in turns, after
+  an untimed flushed run; ``speedup`` is the ratio, and ``same_weights`` says whether
+  all three runs gave the same weights bit for bit. Random images never let a ReLU unit
+  die, so only real data shows what flushing saves.
 
 Images are the config's lattice, 2 x rows x cols, on a CPU; on CUDA 2 x 100 x 100 with
 bf16 autocast, as the trainer runs there. Torch gets ``threads`` threads (default 1, as
@@ -32,11 +33,10 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from . import train
+from . import jobspec, study, train
 from .archs import build_model
 from .config import load
 from .ensemble import SingleModel
-from . import jobspec, study
 from .jobspec import JobSpec
 from .models import count_parameters
 from .simulate import resolve_device
@@ -200,7 +200,7 @@ def largest_fcn_job(config: dict) -> study.Job:
     fcn_jobs = [job for job in study.jobs(config) if job.arch == "fcn"]
     if not fcn_jobs:
         raise ValueError("the config trains no FCN; --denormals times an FCN job")
-    return max(fcn_jobs, key=lambda job: (size(job), job.n_d, -len(job.target)))
+    return max(fcn_jobs, key=lambda job: (size(job), job.n_d))  # the first of equals, in the study's order
 
 
 def denormal_comparison(config: dict, device: torch.device, rounds: int = 1, study_dir: Path | None = None) -> dict:
