@@ -47,7 +47,7 @@ def line_errors(kept: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
 
 def main() -> None:
     rows = []
-    for study in ("wide", "wide-epochs", "wide-epochs-400"):
+    for study in ("wide", "wide-epochs", "wide-epochs-400", "wide-widths"):
         cells = width_sweep(pd.read_csv(HERE / study / "cells.csv"))
         published = pd.read_csv(HERE / study / "forecast.csv")
         for target, sweep in cells.groupby("target"):
