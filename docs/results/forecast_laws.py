@@ -11,6 +11,10 @@ both by least squares on the cells' geometric means. forecast.csv's additive joi
 (E + A N_M^-a + B N_D^-b) is read from the published forecast.csv. Prints the median
 absolute error (dex) and the mean error (negative: predicted too low).
 
+Then, on every N_D of the widest sweep published, each width's curve fitted with a floor,
+L = E + B N_D^-b (least squares in log L), beside its straight line: a floor shared by
+the widths would be the data's, one that falls with width the model's.
+
     .venv/bin/python docs/results/forecast_laws.py
 """
 
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import least_squares
 
 HERE = Path(__file__).parent
 HELD_OUT = 2
@@ -45,6 +50,22 @@ def line_errors(kept: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
     return np.array(errors)
 
 
+def floor_fits(cells: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for width, curve in cells.groupby("width"):
+        n_d, log_loss = curve.n_d.to_numpy(float), np.log(curve.geomean.to_numpy())
+
+        def residual(p):
+            return np.logaddexp(p[0], p[1] - p[2] * np.log(n_d)) - log_loss
+
+        starts = [[log_e, 2.0, 1.2] for log_e in (-12.0, -10.0, -9.0, -8.0)]
+        fit = min((least_squares(residual, x0, bounds=([-30, -20, 0], [5, 40, 4])) for x0 in starts), key=lambda r: r.cost)
+        line = np.polyfit(np.log(n_d), log_loss, 1)
+        rows.append((width, np.exp(fit.x[0]), fit.x[2], 2 * fit.cost, np.sum((np.polyval(line, np.log(n_d)) - log_loss) ** 2),
+                     curve.geomean.min()))  # fmt: skip
+    return pd.DataFrame(rows, columns=["width", "floor_E", "b", "rss_with_floor", "rss_line", "smallest_loss"])
+
+
 def main() -> None:
     rows = []
     for study in ("wide", "wide-epochs", "wide-epochs-400", "wide-widths"):
@@ -62,6 +83,10 @@ def main() -> None:
                 rows.append((study, target, law, np.median(np.abs(errors)), errors.mean(), len(errors)))
     table = pd.DataFrame(rows, columns=["study", "target", "law", "median_abs_dex", "mean_dex", "cells"])
     print(table.round(3).to_string(index=False))
+    widest = "wide-widths"
+    print(f"\n{widest}, J: each width's curve with a floor (natural-log residuals)")
+    cells = width_sweep(pd.read_csv(HERE / widest / "cells.csv"))
+    print(floor_fits(cells[cells.target == "J"]).to_string(index=False, float_format="%.3g"))
 
 
 if __name__ == "__main__":
