@@ -11,9 +11,10 @@ both by least squares on the cells' geometric means. forecast.csv's additive joi
 (E + A N_M^-a + B N_D^-b) is read from the published forecast.csv. Prints the median
 absolute error (dex) and the mean error (negative: predicted too low).
 
-Then, on every N_D of the widest sweep published, each width's curve fitted with a floor,
-L = E + B N_D^-b (least squares in log L), beside its straight line: a floor shared by
-the widths would be the data's, one that falls with width the model's.
+Then, on every N_D of the widest sweeps published (in width, and in N_D), each width's
+curve fitted with a floor, L = E + B N_D^-b (least squares in log L), beside its
+straight line: a floor shared by the widths would be the data's, one that falls with
+width the model's.
 
     .venv/bin/python docs/results/forecast_laws.py
 """
@@ -68,7 +69,7 @@ def floor_fits(cells: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> None:
     rows = []
-    for study in ("wide", "wide-epochs", "wide-epochs-400", "wide-widths"):
+    for study in ("wide", "wide-epochs", "wide-epochs-400", "wide-widths", "wide-32k"):
         cells = width_sweep(pd.read_csv(HERE / study / "cells.csv"))
         published = pd.read_csv(HERE / study / "forecast.csv")
         for target, sweep in cells.groupby("target"):
@@ -83,10 +84,10 @@ def main() -> None:
                 rows.append((study, target, law, np.median(np.abs(errors)), errors.mean(), len(errors)))
     table = pd.DataFrame(rows, columns=["study", "target", "law", "median_abs_dex", "mean_dex", "cells"])
     print(table.round(3).to_string(index=False))
-    widest = "wide-widths"
-    print(f"\n{widest}, J: each width's curve with a floor (natural-log residuals)")
-    cells = width_sweep(pd.read_csv(HERE / widest / "cells.csv"))
-    print(floor_fits(cells[cells.target == "J"]).to_string(index=False, float_format="%.3g"))
+    for study in ("wide-widths", "wide-32k"):
+        print(f"\n{study}, J: each width's curve with a floor (natural-log residuals)")
+        cells = width_sweep(pd.read_csv(HERE / study / "cells.csv"))
+        print(floor_fits(cells[cells.target == "J"]).to_string(index=False, float_format="%.3g"))
 
 
 if __name__ == "__main__":
