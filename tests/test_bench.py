@@ -194,11 +194,13 @@ def test_record_refuses_an_unknown_stage(tmp_path):
     assert not (tmp_path / "t.yaml").exists()
 
 
+DENORMALS = [sys.executable, "-m", "regscale.bench", "train", "--config", str(TINY), "--device", "cpu", "--denormals"]
+
+
 def test_denormal_benchmark_trains_a_real_job_both_ways_to_the_same_weights(tiny_shards):
     """--denormals: the tiny study's largest FCN job on its own shards, subnormals flushed
     (as the trainer runs) and kept; the weights must not depend on it."""
-    command = [sys.executable, "-m", "regscale.bench", "train", "--config", str(TINY), "--device", "cpu", "--denormals"]
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tiny_shards)
+    result = subprocess.run(DENORMALS, capture_output=True, text=True, check=True, cwd=tiny_shards)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     config = load(TINY)
     widths = [size["width"] for e in config["experiments"].values() if e["arch"] == "fcn" for size in e["sizes"]]
@@ -210,7 +212,6 @@ def test_denormal_benchmark_trains_a_real_job_both_ways_to_the_same_weights(tiny
 
 
 def test_denormal_benchmark_without_shards_says_to_run_the_study(tmp_path):
-    command = [sys.executable, "-m", "regscale.bench", "train", "--config", str(TINY), "--device", "cpu", "--denormals"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(DENORMALS, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--denormals trains on the study's shards" in result.stderr and "run the study first" in result.stderr

@@ -191,16 +191,14 @@ def throughput(arch: str, size: dict, image_shape, device: torch.device, n: int,
 
 
 def largest_fcn_job(config: dict) -> study.Job:
-    """The study's FCN job with the most parameters, at its largest N_D."""
-    shape = (2, config["physics"]["lattice"]["rows"], config["physics"]["lattice"]["cols"])
-
-    def size(job):
-        return count_parameters(build_model(job.arch, study.parse_size(job.size), shape, 1))
-
-    fcn_jobs = [job for job in study.jobs(config) if job.arch == "fcn"]
-    if not fcn_jobs:
+    """The study's FCN job with the most parameters, at its largest N_D (the first of
+    equals, in the study's order)."""
+    lattice = config["physics"]["lattice"]
+    largest = largest_sizes(config, (2, lattice["rows"], lattice["cols"])).get("fcn")
+    if largest is None:
         raise ValueError("the config trains no FCN; --denormals times an FCN job")
-    return max(fcn_jobs, key=lambda job: (size(job), job.n_d))  # the first of equals, in the study's order
+    label = size_label("fcn", largest)
+    return max((job for job in study.jobs(config) if job.arch == "fcn" and job.size == label), key=lambda job: job.n_d)
 
 
 def denormal_comparison(config: dict, device: torch.device, rounds: int = 1, study_dir: Path | None = None) -> dict:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import throughput
 from .config import REPO, load
 
 TABLES = [
@@ -29,7 +30,7 @@ TABLES = [
 ]  # fmt: skip
 
 
-THROUGHPUT = REPO / "resources" / "throughput.yaml"  # what the guidance rule reads
+THROUGHPUT = throughput.FILE  # what the guidance rule reads
 
 
 def git_commit() -> str:
@@ -43,8 +44,7 @@ def git_commit() -> str:
 
 def publish(study: Path, destination: Path, config_path: Path, replace: bool = False) -> list[Path]:
     """Copy the study's tables, PNG figures, config and the throughput file its guidance
-    was costed with to ``destination``; returns the
-    files written. Raises FileExistsError (nothing written) when ``destination`` exists
+    was costed with to ``destination``; returns the files written. Raises FileExistsError (nothing written) when ``destination`` exists
     and ``replace`` is false, FileNotFoundError when a table is missing."""
     tables, figures = study / "results" / "tables", study / "results" / "figures"
     missing = [name for name in TABLES if not (tables / name).is_file()]
