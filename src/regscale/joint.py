@@ -23,6 +23,10 @@ target, through the geometric-mean test loss of every (N_M, N_D) cell.
   (the exponents' lines, through five points, resample residuals instead: regscale.fits);
   on laws planted in synthetic studies (tests/test_calibration.py) it held its 95 % as
   well as or better than resampling the law's residuals.
+  All cells of a study are scored on one test set, an error they share that no
+  resampling of cells sees. Where the study gives each run's error per test sample
+  (results/tables/test_errors.npz, regscale.testerrors), each resample also redraws
+  the test samples, one draw for all its cells (column ``resampled``).
 - Held-out check: the law fitted without the largest N_D predicts that N_D's cells;
   the table reports the error of the prediction in log10 units.
 """
@@ -54,7 +58,7 @@ JOINT_COLUMNS = [
     *(f"{p}{suffix}" for p in PARAMETERS for suffix in ("", "_boot_lo", "_boot_hi")),
     "rms_log10_residual", "n_cells", "n_m_min", "n_m_max", "n_d_min", "n_d_max",
     "held_out_n_d", "held_out_cells", "held_out_log10_error_mean", "held_out_log10_error_max",
-    "huber_scale", "confidence", "n_boot",
+    "huber_scale", "confidence", "n_boot", "resampled",
 ]  # fmt: skip
 
 
@@ -153,10 +157,12 @@ def _state(theta: np.ndarray, log_n_m, log_n_d, log_loss: np.ndarray, counts) ->
     return terms, log_law, residual, (counts * _huber(residual)).sum(axis=1)
 
 
-def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None) -> tuple[np.ndarray, np.ndarray]:
+def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None, hold=None) -> tuple[np.ndarray, np.ndarray]:
     """Fit the law to many sets of natural-log losses ``log_loss`` (fits, cells) at once,
     each from ``theta0`` (5,) or from its own row of it (fits, 5), each cell counted
-    ``counts`` (fits, cells) times (once by default): Levenberg-Marquardt steps on the
+    ``counts`` (fits, cells) times (once by default), and with ``hold`` = (k, values),
+    parameter k of each fit held at its value (values: (fits,)), for profiles:
+    Levenberg-Marquardt steps on the
     Huber loss and within the bounds of :func:`_fit_from` (a bound the gradient pushes
     against holds its parameter), a step kept only where it lowers the cost. Returns
     the fitted vectors (fits, 5) and the mask of the fits settled (projected gradient at
@@ -167,7 +173,9 @@ def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None) -> tuple[np.
     counts = np.ones_like(log_loss) if counts is None else np.asarray(counts, dtype=float)
     lower = np.zeros((count, 5)) + [0.0, -np.inf, 0.0, -np.inf, 0.0]
     lower[:, 0] = np.where(counts > 0, log_loss, np.inf).min(axis=1) - np.log(1e6)  # as _fit_from
-    upper = np.broadcast_to([np.inf, np.inf, MAX_EXPONENT, np.inf, MAX_EXPONENT], (count, 5))
+    upper = np.zeros((count, 5)) + [np.inf, np.inf, MAX_EXPONENT, np.inf, MAX_EXPONENT]
+    if hold is not None:  # equal bounds: the projected gradient never moves it
+        lower[:, hold[0]] = upper[:, hold[0]] = hold[1]
     theta = np.clip(np.broadcast_to(theta0, (count, 5)), lower, upper)
     damping, settled, pending = np.full(count, 1e-3), np.zeros(count, dtype=bool), np.arange(count)
     for _ in range(REFIT_ITERATIONS):
@@ -206,13 +214,29 @@ def refit(theta0: np.ndarray, n_m, n_d, log_loss: np.ndarray, counts: np.ndarray
     return fitted
 
 
-def bootstrap_laws(theta: np.ndarray, n_m, n_d, log_loss, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def resampled_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, cells) natural-log geometric-mean losses of the cells, each resample
+    scoring every run on the same draw, with replacement, of the test samples.
+    ``test``: per cell, its realizations' squared errors per test sample (seeds, samples)."""
+    samples = test[0].shape[1]
+    weights = rng.multinomial(samples, np.full(samples, 1 / samples), size=n_boot) / samples
+    return np.stack([np.log(weights @ errors.T).mean(axis=1) for errors in test], axis=1)
+
+
+def bootstrap_laws(
+    theta: np.ndarray, n_m, n_d, log_loss, n_boot: int, rng: np.random.Generator, test: list | None = None
+) -> np.ndarray:
     """(n_boot, 5) laws {E, A, a, B, b} refitted from ``theta`` to resamples of the cells
     at (n_m, n_d) with natural-log losses ``log_loss``: each resample draws as many
-    cells as there are, with replacement (a cell drawn k times counts k times)."""
+    cells as there are, with replacement (a cell drawn k times counts k times). Given
+    ``test`` (:func:`resampled_test_losses`), each resample also redraws the test set,
+    one draw for all its cells."""
     cells = len(log_loss)
     counts = rng.multinomial(cells, np.full(cells, 1 / cells), size=n_boot)
-    log_loss = np.broadcast_to(np.asarray(log_loss, dtype=float), (n_boot, cells))
+    if test is None:
+        log_loss = np.broadcast_to(np.asarray(log_loss, dtype=float), (n_boot, cells))
+    else:
+        log_loss = resampled_test_losses(test, n_boot, rng)
     log_e, log_a, a, log_b, b = refit(theta, n_m, n_d, log_loss, counts).T
     return np.column_stack([np.exp(log_e), np.exp(log_a), a, np.exp(log_b), b])
 
@@ -221,7 +245,9 @@ def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
     """The law, its bootstrap intervals and the held-out check for one series.
 
     ``cells``: one row per (n_m, n_d) with ``logs``, the array of log10 losses of the
-    cell's realizations. Raises ValueError when the cells cannot determine a law."""
+    cell's realizations, and optionally ``test``, their errors per test sample (seeds,
+    samples), which the bootstrap then resamples as well. Raises ValueError when the
+    cells cannot determine a law."""
     n_d_values = np.sort(cells["n_d"].unique())
     if len(cells) < MIN_CELLS or len(n_d_values) < MIN_N_D or cells["n_m"].nunique() < 2:
         raise ValueError(
@@ -233,7 +259,8 @@ def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
     params, theta = fit_law(n_m, n_d, log_loss)
     residual = np.log10(predict(params, n_m, n_d)) - log_loss / np.log(10)
 
-    boot = bootstrap_laws(theta, n_m, n_d, log_loss, n_boot, rng)
+    test = list(cells["test"]) if "test" in cells else None
+    boot = bootstrap_laws(theta, n_m, n_d, log_loss, n_boot, rng, test)
     tail = (1 - confidence) / 2
     low, high = np.quantile(boot, tail, axis=0), np.quantile(boot, 1 - tail, axis=0)
 
@@ -257,6 +284,7 @@ def joint_law(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.rando
         "huber_scale": HUBER_SCALE,
         "confidence": confidence,
         "n_boot": n_boot,
+        "resampled": "cells, test samples" if test is not None else "cells",
     }
 
 
@@ -274,16 +302,33 @@ def law_series(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dic
             if len(n_m) < 2 or np.log10(n_m.max() / n_m.min()) < MIN_DECADES_N_M:
                 log.info("no joint law for %s %s: N_M does not vary enough (%s)", name, target, sorted(n_m))
                 continue
-            cells = group.groupby(["n_m", "n_d"])["log_loss"].apply(np.asarray).rename("logs").reset_index()
+            by_cell = group.groupby(["n_m", "n_d"])
+            cells = by_cell["log_loss"].apply(np.asarray).rename("logs").reset_index()
+            if "run" in group:  # the realizations' folders, in the order of logs
+                cells["runs"] = by_cell["run"].apply(list).to_numpy()
             series = dict(experiment=name, arch=spec["arch"], schedule=schedule, model_target=model_target, target=target)
             yield series, cells
 
 
-def joint_laws(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int) -> pd.DataFrame:
+def with_test_errors(cells: pd.DataFrame, target: str, test_errors: dict) -> pd.DataFrame:
+    """``cells`` with a ``test`` column: each cell's errors per test sample, from
+    {(run, target): errors} (regscale.testerrors.read)."""
+    missing = [run for runs in cells["runs"] for run in runs if (run, target) not in test_errors]
+    if missing:
+        raise ValueError(f"test_errors.npz lacks {len(missing)} runs of the {target} law, e.g. {missing[0]}: remake it")
+    return cells.assign(test=[np.stack([test_errors[run, target] for run in runs]) for runs in cells["runs"]])
+
+
+def joint_laws(
+    runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int, test_errors: dict | None = None
+) -> pd.DataFrame:
     """joint_law.csv: one law per series of :func:`law_series`; series that cannot
-    determine one are logged and skipped."""
+    determine one are logged and skipped. With ``test_errors`` (regscale.testerrors.read)
+    the intervals resample the test samples as well as the cells."""
     rows = []
     for series, cells in law_series(runs, experiments, train, analysis):
+        if test_errors is not None:
+            cells = with_test_errors(cells, series["target"], test_errors)
         key = tuple(series.values())
         try:
             law = joint_law(cells, analysis["confidence"], analysis["bootstrap"], stream(seed, ("joint", *key[:1], *key[2:])))

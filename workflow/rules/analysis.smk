@@ -138,9 +138,35 @@ rule fit_exponents:
         "../../scripts/fits.py"
 
 
+rule test_errors:
+    input:
+        runs=rules.aggregate_runs.output.runs,
+        images=shard_outputs("test", "images"),
+        tables=shard_outputs("test", "table"),
+        metas=shard_outputs("test", "meta"),
+    output:
+        errors="results/tables/test_errors.npz",
+    log:
+        "results/logs/analysis/test_errors.log",
+    localrule: True
+    conda:
+        "../../envs/regscale.yaml"
+    threads: rule_resources("aggregate", "threads")
+    resources:
+        **ANALYSIS_RESOURCES,
+    params:
+        # which runs the laws rest on: the fit ranges, not the bootstrap settings
+        analysis=canonical({key: FIT_SETTINGS[key] for key in ("fit_nd", "fit_nm")}),
+        experiments=canonical(config["experiments"]),
+        train=canonical(EXPERIMENT_TRAIN),
+    script:
+        "../../scripts/test_errors.py"
+
+
 rule fit_joint_law:
     input:
         runs=rules.aggregate_runs.output.runs,
+        test_errors=rules.test_errors.output.errors,
     output:
         laws=report(
             "results/tables/joint_law.csv",
