@@ -157,12 +157,10 @@ def _state(theta: np.ndarray, log_n_m, log_n_d, log_loss: np.ndarray, counts) ->
     return terms, log_law, residual, (counts * _huber(residual)).sum(axis=1)
 
 
-def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None, hold=None) -> tuple[np.ndarray, np.ndarray]:
+def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None) -> tuple[np.ndarray, np.ndarray]:
     """Fit the law to many sets of natural-log losses ``log_loss`` (fits, cells) at once,
     each from ``theta0`` (5,) or from its own row of it (fits, 5), each cell counted
-    ``counts`` (fits, cells) times (once by default), and with ``hold`` = (k, values),
-    parameter k of each fit held at its value (values: (fits,)), for profiles:
-    Levenberg-Marquardt steps on the
+    ``counts`` (fits, cells) times (once by default): Levenberg-Marquardt steps on the
     Huber loss and within the bounds of :func:`_fit_from` (a bound the gradient pushes
     against holds its parameter), a step kept only where it lowers the cost. Returns
     the fitted vectors (fits, 5) and the mask of the fits settled (projected gradient at
@@ -173,9 +171,7 @@ def refit_many(theta0: np.ndarray, n_m, n_d, log_loss, counts=None, hold=None) -
     counts = np.ones_like(log_loss) if counts is None else np.asarray(counts, dtype=float)
     lower = np.zeros((count, 5)) + [0.0, -np.inf, 0.0, -np.inf, 0.0]
     lower[:, 0] = np.where(counts > 0, log_loss, np.inf).min(axis=1) - np.log(1e6)  # as _fit_from
-    upper = np.zeros((count, 5)) + [np.inf, np.inf, MAX_EXPONENT, np.inf, MAX_EXPONENT]
-    if hold is not None:  # equal bounds: the projected gradient never moves it
-        lower[:, hold[0]] = upper[:, hold[0]] = hold[1]
+    upper = np.broadcast_to([np.inf, np.inf, MAX_EXPONENT, np.inf, MAX_EXPONENT], (count, 5))
     theta = np.clip(np.broadcast_to(theta0, (count, 5)), lower, upper)
     damping, settled, pending = np.full(count, 1e-3), np.zeros(count, dtype=bool), np.arange(count)
     for _ in range(REFIT_ITERATIONS):
