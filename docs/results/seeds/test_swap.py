@@ -42,6 +42,10 @@ def laws_on(study: Path, images, table, config: dict, train: dict) -> pd.DataFra
     return laws[laws.experiment == "fcn_width"]
 
 
+def name(study: Path) -> str:
+    return study.resolve().name
+
+
 def main(studies: list[Path]) -> None:
     config = study_config.load(REPO / "config.yaml")
     train = {key: config["train"][key] for key in ("targets", "n_d", "seeds", "schedule", "joint")}
@@ -50,8 +54,9 @@ def main(studies: list[Path]) -> None:
     for models in studies:
         for scored_on, (images, table) in tests.items():
             for law in laws_on(models, images, table, config, train).itertuples():
-                rows.append({"models": str(models), "test set": str(scored_on), "target": law.target, "b": law.b})
+                rows.append({"models": name(models), "test set": name(scored_on), "target": law.target, "b": law.b})
     frame = pd.DataFrame(rows)
+    pd.set_option("display.width", 200)
     for target, group in frame.groupby("target"):
         b = group.pivot(index="models", columns="test set", values="b")
         print(f"\nb, {target}: models (rows) on test sets (columns)\n{b.round(3)}")
