@@ -145,7 +145,12 @@ rule test_errors:
         tables=shard_outputs("test", "table"),
         metas=shard_outputs("test", "meta"),
     output:
-        errors="results/tables/test_errors.npz",
+        errors=report(
+            "results/tables/test_errors.npz",
+            caption="../report/test_errors.rst",
+            category="Tables",
+            labels={"table": "test_errors", "content": "error per test sample (npz)"},
+        ),
     log:
         "results/logs/analysis/test_errors.log",
     localrule: True
