@@ -53,7 +53,12 @@ def test_the_committed_fits_follow_from_the_committed_runs(recomputed, name):
     fresh = pd.read_csv(io.StringIO(tables[name].to_csv(index=False)))
     # Columns added since a study was published are not in its tables; the rest must agree.
     assert set(committed.columns) <= set(fresh.columns), f"{folder.name}/{name} has columns no longer made"
-    pd.testing.assert_frame_equal(fresh[committed.columns], committed, check_exact=False, rtol=1e-6, atol=1e-12)
+    columns = list(committed.columns)
+    if name == "joint_law.csv" and (committed.get("resampled", pd.Series(["cells"])) != "cells").any():
+        # Intervals that redrew the test set need each run's error per test sample, which
+        # is not published (megabytes): the law itself and its held-out check still must agree.
+        columns = [c for c in columns if not c.endswith(("_boot_lo", "_boot_hi")) and c != "resampled"]
+    pd.testing.assert_frame_equal(fresh[columns], committed[columns], check_exact=False, rtol=1e-6, atol=1e-12)
 
 
 WIDE = REPO / "docs" / "results" / "wide"
