@@ -44,8 +44,9 @@ def git_commit() -> str:
 
 def publish(study: Path, destination: Path, config_path: Path, replace: bool = False) -> list[Path]:
     """Copy the study's tables, PNG figures, config and the throughput file its guidance
-    was costed with to ``destination``; returns the files written. Raises FileExistsError (nothing written) when ``destination`` exists
-    and ``replace`` is false, FileNotFoundError when a table is missing."""
+    was costed with to ``destination``; returns the files written. Raises
+    FileExistsError (nothing written) when ``destination`` exists and ``replace`` is
+    false, FileNotFoundError when a table is missing."""
     tables, figures = study / "results" / "tables", study / "results" / "figures"
     missing = [name for name in TABLES if not (tables / name).is_file()]
     if missing:

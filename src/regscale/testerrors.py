@@ -6,8 +6,12 @@ gathers on the few hardest test samples, so another draw of the test set tilts t
 along N_D, and a joint law absorbs the tilt into its exponents. Resampling the cells
 (regscale.joint) cannot see it. With each run's error on each test sample, a bootstrap
 resamples the test samples too, the same draw for every cell of a resample. On the
-default study this widened the joint law's b intervals by half to twice
+default study this widened the joint law's b intervals 1.5 to 2.4 times
 (docs/results.md, "Intervals that hold").
+
+The models' inputs and targets are standardized here as regscale.train.prepare does it,
+with the statistics stored in model.pt (see train.load_model); a shared helper would
+have to live in train.py, whose every change makes all training jobs stale.
 
 The file holds, per (run, target) row of the runs table that a joint law uses:
 
