@@ -12,7 +12,7 @@ import torch
 
 from conftest import TINY
 from regscale import config as study_config
-from regscale import shards, train
+from regscale import draws, shards, train
 from regscale.jobspec import JobSpec, code_digest
 from regscale.schedules import Schedule
 from regscale.study import Job
@@ -55,7 +55,7 @@ def load(tiny, spec, device=CPU) -> train.Data:
     config, root = tiny
     size = config["data"]["shard_size"]
     return train.load_data(
-        shards.shards_for(spec.n_d, size, "pool", root),
+        shards.shards_for(spec.pool if spec.draws == "realization" else spec.n_d, size, "pool", root),
         shards.shards_for(spec.test_size, size, "test", root),
         spec,
         device,
@@ -113,7 +113,7 @@ def test_images_are_standardized_per_layer_by_the_training_samples(tiny, monkeyp
     data = load(tiny, spec)
     images, _ = shards.load(shards.shards_for(spec.n_d, tiny[0]["data"]["shard_size"], "pool", tiny[1]), spec.n_d)
     raw = np.asarray(images, dtype=np.float64)
-    fitted = raw[np.sort(train.validation_split(spec)[0].numpy())]
+    fitted = raw[np.sort(draws.prefix_split(spec)[0].numpy())]
     mean, std = fitted.mean(axis=(0, 2, 3)), fitted.std(axis=(0, 2, 3))
     np.testing.assert_allclose(data.input_mean, mean, rtol=1e-12)
     np.testing.assert_allclose(data.input_std, std, rtol=1e-12)
@@ -133,11 +133,14 @@ def test_validation_split_and_batches():
     assert np.diff(train.batch_bounds(56, 8)).tolist() == [8] * 7
 
 
-def test_a_seed_trains_the_same_alone_and_in_a_block(tiny):
+@pytest.mark.parametrize("draws,n_d", [("prefix", 64), ("realization", 32)])
+def test_a_seed_trains_the_same_alone_and_in_a_block(tiny, draws, n_d):
     """Seed 1 of a block of 3 (own init, split, order, plateau and early stopping) is seed 1
-    trained alone: the block does not enter its random streams."""
-    block = make_spec(tiny, seeds=(0, 2), schedule="plateau", **QUICK_PLATEAU)
-    alone = make_spec(tiny, seeds=(1, 1), schedule="plateau", **QUICK_PLATEAU)
+    trained alone: the block does not enter its random streams, nor, under draws =
+    realization, its samples or their standardization."""
+    settings = QUICK_PLATEAU | {"train": QUICK_PLATEAU["train"] | {"draws": draws}}
+    block = make_spec(tiny, seeds=(0, 2), schedule="plateau", n_d=n_d, **settings)
+    alone = make_spec(tiny, seeds=(1, 1), schedule="plateau", n_d=n_d, **settings)
     data = load(tiny, block)
     together = train.train_group(block, [0, 1, 2], data, CPU, log=QUIET)
     single = train.train_group(alone, [1], data, CPU, log=QUIET)[0]

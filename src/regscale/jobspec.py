@@ -65,6 +65,8 @@ class JobSpec:
     seed: int  # the study seed
     ranges: dict  # target -> [low, high], the uniform prior used to standardize it
     image_shape: tuple
+    draws: str = "prefix"  # train.draws: which samples each realization sees (regscale.draws)
+    pool: int | None = None  # under draws = realization, the pool's samples it draws from
 
     @classmethod
     def from_config(cls, config: dict, job: Job) -> "JobSpec":
@@ -85,6 +87,9 @@ class JobSpec:
             seed=config["seed"],
             ranges={name: list(config["physics"]["ranges"][name]) for name in targets},
             image_shape=(2, lattice["rows"], lattice["cols"]),
+            draws=config["train"]["draws"],
+            # Under prefix the pool's size does not touch a run: a larger pool leaves it alone.
+            pool=pool_samples(config) if config["train"]["draws"] == "realization" else None,
         )
 
     @classmethod
@@ -153,12 +158,20 @@ def job_from_wildcards(wildcards) -> Job:
     )
 
 
-def rule_inputs(config: dict, wildcards) -> dict[str, list[str]]:
-    """The shards a job reads: the first ceil(N_D / shard_size) pool shards, so that a larger
-    pool leaves small-N_D runs alone, and the whole test set."""
+def pool_samples(config: dict) -> int:
+    """The training pool's samples: data.pool_size rounded up to whole shards."""
     shard_size = config["data"]["shard_size"]
+    return shard_count(config["data"]["pool_size"], shard_size) * shard_size
+
+
+def rule_inputs(config: dict, wildcards) -> dict[str, list[str]]:
+    """The shards a job reads: under train.draws = prefix the first ceil(N_D / shard_size)
+    pool shards, so that a larger pool leaves small-N_D runs alone; under realization the
+    whole pool. And the whole test set."""
+    shard_size = config["data"]["shard_size"]
+    drawn = config["train"]["draws"] == "realization"
     counts = {
-        "pool": shard_count(int(wildcards.nd), shard_size),
+        "pool": pool_samples(config) // shard_size if drawn else shard_count(int(wildcards.nd), shard_size),
         "test": shard_count(config["data"]["test_size"], shard_size),
     }
     return {

@@ -6,17 +6,21 @@ train together as one regscale.ensemble.FCNEnsemble; ResNet-18 and ViT seeds one
 another. Every member keeps its own initialisation, data order, learning rate, early
 stopping and divergence flag.
 
-Data. The first N_D samples of the pool and the test set are held on the device as
+Data. The job's training samples and the test set are held on the device as
 tensors (float32 on a CPU, bfloat16 on CUDA, where the forward pass runs under bf16
 autocast); batches are gathered by index, with no per-sample Python. Targets are
 standardized with their uniform prior in physics.ranges, mean (lo + hi) / 2 and std
 (hi - lo) / sqrt(12), the same for every N_D, so losses compare across N_D. Images are
 standardized per layer with the mean and standard deviation of the job's training
-samples (stored in model.pt). The
-validation split, round(validation_fraction * N_D) samples and at least 1, is drawn from
-the N_D samples by a generator of the study seed and N_D alone: every run at one N_D
-(any architecture, target or seed) validates on the same samples and trains on the rest,
-and an ensemble evaluates it in one pass. A pass visits the training samples in a fresh
+samples (stored in model.pt). Which samples a run trains and validates on is
+train.draws (regscale.draws). Under ``prefix`` the job holds the first N_D samples of
+the pool; the validation split, round(validation_fraction * N_D) samples and at least 1,
+is drawn from them by a generator of the study seed and N_D alone, so every run at one
+N_D (any architecture, target or seed) validates on the same samples and trains on the
+rest, and an ensemble evaluates it in one pass. Under ``realization`` the job holds the
+whole pool, each member trains and validates on its own draw from it (each member's
+validation gathered in chunks), and the images are standardized with the whole pool's
+statistics, so that a member's inputs do not depend on the others in its job. A pass visits the training samples in a fresh
 random order, in ceil(n_train / batch_size) batches of near-equal size (never a batch of
 1, which batch norm cannot train on). An epoch, the unit of validation, patience and
 early stopping, is as many passes as it takes to make at least
@@ -94,6 +98,7 @@ from torch import Tensor
 from . import archs, shards
 from .archs import build_model
 from .ensemble import FCNEnsemble, MemberAdam, SingleModel
+from .draws import member_splits, prefix_split
 from .epochs import EpochPlan, batch_bounds, epoch_plan, split_sizes  # noqa: F401 (part of this module's interface)
 from .hashing import digest
 from .jobspec import JobSpec, code_digest
@@ -102,14 +107,13 @@ from .schedules import Schedule
 EVAL_ROWS = 1024  # samples per evaluation chunk
 PREPARE_ROWS = 4096  # samples per chunk when images become standardized tensors
 LOG_EVERY = 5  # epochs between progress lines
-VALIDATION_STREAM = 1  # keys the validation split's generator apart from the members' streams
 
 
 @dataclass
 class Data:
     """The samples of one job on the device."""
 
-    x: Tensor  # (n_d, C, H, W) training pool prefix
+    x: Tensor  # (n, C, H, W): the pool's first N_D samples (draws = prefix) or all of it (realization)
     y: Tensor  # (n_d, n_targets) standardized, float32
     x_test: Tensor
     y_test: Tensor
@@ -139,8 +143,8 @@ def prepare(images, table, test_images, test_table, spec: JobSpec, device: torch
 
     # Images are standardized per layer with the training samples' statistics: m_z is
     # mostly +1, and uncentred inputs leave the units of a narrow net dead from the start.
-    train_index, _ = validation_split(spec)
-    input_mean, input_std = layer_statistics(images, np.sort(train_index.numpy()))
+    rows = np.sort(prefix_split(spec)[0].numpy()) if spec.draws == "prefix" else np.arange(len(images))
+    input_mean, input_std = layer_statistics(images, rows)
 
     def tensors(x, frame):
         # Chunk by chunk into one tensor on the device: a float64 copy of a paper-scale
@@ -170,8 +174,9 @@ def layer_statistics(images, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_data(pool_files: list[dict], test_files: list[dict], spec: JobSpec, device: torch.device) -> Data:
-    """Read (and verify) the shards of a job: the first N_D pool samples and the test set."""
-    images, table = shards.load(pool_files, spec.n_d)
+    """Read (and verify) the shards of a job: the first N_D pool samples (draws = prefix)
+    or the whole pool (realization), and the test set."""
+    images, table = shards.load(pool_files, spec.n_d if spec.draws == "prefix" else spec.pool)
     test_images, test_table = shards.load(test_files, spec.test_size)
     checksums = [
         shards.read_meta(files)[f"sha256_{kind}"] for files in pool_files + test_files for kind in ("images", "table")
@@ -200,14 +205,6 @@ def build_group(spec: JobSpec, seeds: list[int], device: torch.device):
     if len(nets) != 1:
         raise ValueError(f"{spec.arch} realizations train one at a time, got seeds {seeds}")
     return SingleModel(nets[0], device)
-
-
-def validation_split(spec: JobSpec) -> tuple[Tensor, Tensor]:
-    """(train, validation) indices into the N_D samples, from the study seed and N_D."""
-    n_train, n_val = split_sizes(spec.n_d, spec.validation_fraction)
-    seed = int(np.random.SeedSequence([spec.seed, spec.n_d, VALIDATION_STREAM]).generate_state(1, np.uint64)[0])
-    perm = torch.randperm(spec.n_d, generator=torch.Generator().manual_seed(seed))
-    return perm[n_val:], perm[:n_val]
 
 
 def configure_device(device: torch.device) -> None:
@@ -308,6 +305,21 @@ def member_mse(group, x: Tensor, y: Tensor) -> np.ndarray:
     return (total / len(x)).cpu().numpy()
 
 
+@torch.no_grad()
+def drawn_mse(group, x: Tensor, y: Tensor, rows: Tensor) -> np.ndarray:
+    """:func:`member_mse` where member k is scored on its own samples x[rows[k]]: (K, n_targets)."""
+    members, n = rows.shape
+    total = torch.zeros(members, y.shape[1], dtype=torch.float64, device=y.device)
+    group.train(False)
+    for lo in range(0, n, EVAL_ROWS):
+        chunk = rows[:, lo : lo + EVAL_ROWS]
+        flat = chunk.reshape(-1)
+        out = group(x.index_select(0, flat).float().view(members, chunk.shape[1], *x.shape[1:]))
+        total += (out - y.index_select(0, flat).view(members, chunk.shape[1], -1)).square().sum(dim=1, dtype=torch.float64)
+    group.train(True)
+    return (total / n).cpu().numpy()
+
+
 def _save(path: Path, payload: dict) -> None:
     """torch.save through a temporary file: a kill leaves the old checkpoint or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -382,9 +394,10 @@ class _Run:
     best: dict
     progress: "Progress"
     orders: list
-    train_index: Tensor
-    x_val: Tensor
-    y_val: Tensor
+    train_index: Tensor  # (K, n_train) rows of data.x, per member
+    val_index: Tensor  # (K, n_val)
+    x_val: Tensor | None  # under draws = prefix, the validation samples all members share
+    y_val: Tensor | None
     x_buffer: Tensor
     started: float
     digest: str
@@ -395,7 +408,7 @@ class _Run:
         schedule = Schedule.from_config(spec.schedule_settings)
         plan = epoch_plan(spec.n_d, spec.validation_fraction, spec.optimizer, schedule)
         group = build_group(spec, seeds, device) if group is None else group
-        train_index, val_index = validation_split(spec)
+        train_index, val_index = member_splits(spec, seeds, len(data.x))
         val_index = val_index.to(device)
         streams = [member_seeds(spec, seed) for seed in seeds]
         # Gathered batches land in one reused buffer, not in a fresh multi-megabyte tensor per step.
@@ -413,8 +426,9 @@ class _Run:
             progress=Progress.start(len(seeds), len(data.targets), spec.optimizer["lr"]),
             orders=[torch.Generator().manual_seed(stream["order"]) for stream in streams],
             train_index=train_index,
-            x_val=data.x.index_select(0, val_index),
-            y_val=data.y.index_select(0, val_index),
+            val_index=val_index,
+            x_val=data.x.index_select(0, val_index[0]) if spec.draws == "prefix" else None,
+            y_val=data.y.index_select(0, val_index[0]) if spec.draws == "prefix" else None,
             x_buffer=torch.empty(batch, *data.x.shape[1:], dtype=data.x.dtype, device=device),
             started=started,
             digest=digest({"job": spec.digest(), "seeds": seeds, "data": data.digest, "code": code_digest(spec.arch)}),
@@ -468,8 +482,8 @@ class _Run:
         n_train, members, shape = plan.n_train, self.members, data.x.shape[1:]
         order = torch.stack(
             [
-                torch.cat([self.train_index[torch.randperm(n_train, generator=g)] for _ in range(plan.passes)])
-                for g in self.orders
+                torch.cat([rows[torch.randperm(n_train, generator=g)] for _ in range(plan.passes)])
+                for rows, g in zip(self.train_index, self.orders)
             ]
         ).to(self.device)
         loss_sum = torch.zeros(members, device=self.device)
@@ -492,7 +506,10 @@ class _Run:
         else:
             lr_used = np.array(progress.lr) * active
         train_loss = (loss_sum / plan.batches).cpu().numpy().astype(float)
-        val_targets = member_mse(self.group, self.x_val, self.y_val)
+        if self.spec.draws == "prefix":
+            val_targets = member_mse(self.group, self.x_val, self.y_val)
+        else:
+            val_targets = drawn_mse(self.group, data.x, data.y, self.val_index)
         val = val_targets.mean(axis=1)
         _end_epoch(
             progress, schedule, epoch, active, train_loss, val, val_targets, lr_used, plan.batches, self.group, self.best, self.optimizer
