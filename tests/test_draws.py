@@ -71,13 +71,6 @@ def test_a_job_reads_the_whole_pool_under_realization():
     assert len(jobspec.rule_inputs(config, wildcards)["pool_images"]) == 1
 
 
-def test_an_unknown_draws_setting_is_named(tmp_path):
-    text = TINY.read_text().replace("  seeds_per_job: 2\n", "  seeds_per_job: 2\n  draws: bootstrap\n")
-    (tmp_path / "bad.yaml").write_text(text)
-    with pytest.raises(study_config.ConfigError, match=r"draws.*bootstrap|bootstrap.*draws"):
-        study_config.load(tmp_path / "bad.yaml")
-
-
 def test_under_realization_the_job_holds_the_pool_standardized_by_it(tiny_shards):
     spec = spec_of(16)
     root = tiny_shards / "resources" / "shards"

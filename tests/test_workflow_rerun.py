@@ -127,6 +127,20 @@ def test_a_larger_pool_simulates_only_the_new_shards(complete, code, tmp_path):
     assert max(job.n_d for job in study.jobs(after)) <= before["data"]["pool_size"]
 
 
+def test_a_larger_pool_under_realization_draws_also_reruns_every_training_job(
+    complete, code, tmp_path, every_job, downstream
+):
+    # Under train.draws = realization each run draws from the whole pool, so a larger
+    # pool changes every run's samples; switching the draws alone changes no shard.
+    switched = planned_after(complete, code, tmp_path, **{"train.draws": "realization"})
+    assert switched == jobs_of(every_job, downstream({"train"}))
+    before, after = resolved(), resolved(**{"data.pool_size": 96})
+    planned = planned_after(complete, code, tmp_path, **{"train.draws": "realization", "data.pool_size": 96})
+    new = shard_jobs("pool", range(shard_count(before, "pool"), shard_count(after, "pool")))
+    manifest = {("shard_manifest", "resources/shards/manifest.csv")}
+    assert new and planned == new | manifest | jobs_of(every_job, downstream({"train"}))
+
+
 # -- row: data.test_size -> the new test shards, every training job, the analysis
 
 
