@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from regscale import fits
+from regscale import fits, testerrors
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
 runs = pd.read_csv(snakemake.input.runs)
 settings = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "analysis")}
 exponents, trend = fits.fit_all(
-    runs, settings["experiments"], settings["train"], settings["analysis"], snakemake.params.seed
+    runs,
+    settings["experiments"],
+    settings["train"],
+    settings["analysis"],
+    snakemake.params.seed,
+    testerrors.read(snakemake.input.test_errors),
 )
 exponents.to_csv(snakemake.output.exponents, index=False)
 trend.to_csv(snakemake.output.trend, index=False)

@@ -1,6 +1,5 @@
-"""Rule test_errors: each joint-law run's error per test sample (results/tables/test_errors.npz)."""
+"""Rule test_errors: each fitted run's error per test sample (results/tables/test_errors.npz)."""
 
-import json
 import sys
 
 import pandas as pd
@@ -8,8 +7,7 @@ import pandas as pd
 from regscale import testerrors
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-settings = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "analysis")}
-runs = testerrors.law_runs(pd.read_csv(snakemake.input.runs), **settings)
+runs = testerrors.fitted_runs(pd.read_csv(snakemake.input.runs))
 test_files = [
     {"images": images, "table": table, "meta": meta}
     for images, table, meta in zip(snakemake.input.images, snakemake.input.tables, snakemake.input.metas)

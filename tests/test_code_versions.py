@@ -123,7 +123,7 @@ def test_touching_every_script_reruns_nothing(study):
 @pytest.mark.parametrize(
     "module, changed_rules",
     [
-        ("fits.py", {"fit_exponents", "fit_joint_law", "test_errors"}),  # test_errors: via joint.law_series
+        ("fits.py", {"fit_exponents", "fit_joint_law"}),
         ("study.py", {"train"}),
         ("jobspec.py", {"train"}),
         ("spins.py", {"simulate_shard", "atlas_images"}),

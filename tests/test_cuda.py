@@ -88,15 +88,17 @@ def test_each_architecture_trains_on_cuda_and_its_loss_falls(tiny, arch, size, o
     assert all(tensor.device.type == "cpu" for tensor in result["state_dict"].values())
 
 
-def test_a_seed_trains_alike_alone_and_in_a_block_on_cuda(tiny):
+@pytest.mark.parametrize("draws,n_d", [("prefix", 64), ("realization", 32)])
+def test_a_seed_trains_alike_alone_and_in_a_block_on_cuda(tiny, draws, n_d):
     """Seed 1 of a block of 3 FCNs (one stacked-weight ensemble) against seed 1 trained
     alone: the same steps, and losses and weights that agree to the bf16 tolerance, far
-    closer than another seed's."""
-    overrides = {"train": {"archs": {"fcn": {"lr": 1e-3, "max_epochs": 8}}}}
-    block = make_spec(tiny, seeds=(0, 2), **overrides)
+    closer than another seed's. Under draws = realization each member also gathers its
+    own validation samples."""
+    overrides = {"train": {"draws": draws, "archs": {"fcn": {"lr": 1e-3, "max_epochs": 8}}}}
+    block = make_spec(tiny, seeds=(0, 2), n_d=n_d, **overrides)
     data = load(tiny, block)
     together = train.train_group(block, [0, 1, 2], data, CUDA, log=QUIET)
-    alone = train.train_group(make_spec(tiny, seeds=(1, 1), **overrides), [1], data, CUDA, log=QUIET)[0]
+    alone = train.train_group(make_spec(tiny, seeds=(1, 1), n_d=n_d, **overrides), [1], data, CUDA, log=QUIET)[0]
     a, b = together[1]["metrics"], alone["metrics"]
     for key in ("epochs", "steps", "n_m", "n_train", "n_val", "stopped"):
         assert a[key] == b[key], key

@@ -9,8 +9,7 @@ from conftest import TINY
 from test_joint import ANALYSIS
 from test_stats import EXPERIMENTS, TRAIN, synthetic_runs
 
-from regscale import config as study_config
-from regscale import joint, shards, testerrors
+from regscale import fits, joint, shards, testerrors
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +57,10 @@ def test_a_model_that_does_not_match_its_metrics_is_named(study):
         testerrors.test_errors(one, test_files, log=lambda line: None)
 
 
-def test_the_study_writes_the_errors_of_the_runs_its_laws_rest_on(tiny_study):
+def test_the_study_writes_the_errors_of_every_run_it_fits(tiny_study):
     runs = pd.read_csv(tiny_study / "results/tables/runs.csv")
-    config = study_config.load(TINY)
-    train = {key: config["train"][key] for key in ("targets", "n_d", "seeds", "schedule", "joint")}
-    wanted = testerrors.law_runs(runs, config["experiments"], train, config["analysis"])
-    assert len(wanted) > 10
+    wanted = runs[~runs["excluded"].astype(bool)]
+    assert len(wanted) > 10 and set(wanted["arch"]) == {"fcn", "resnet18", "vit"}
     errors = testerrors.read(tiny_study / "results/tables/test_errors.npz")
     assert set(errors) == set(zip(wanted["run"], wanted["target"]))
     for row in wanted.itertuples():
@@ -73,11 +70,11 @@ def test_the_study_writes_the_errors_of_the_runs_its_laws_rest_on(tiny_study):
 def test_one_test_set_draw_serves_every_cell_of_a_resample():
     rng = np.random.default_rng(0)
     shared = rng.exponential(size=(5, 40))
-    same = joint.resampled_test_losses([shared, shared.copy(), shared.copy()], 30, np.random.default_rng(1))
+    same = fits.redrawn_test_losses([shared, shared.copy(), shared.copy()], 30, np.random.default_rng(1))
     assert same.shape == (30, 3)
     np.testing.assert_array_equal(same[:, 0], same[:, 2])
     assert same[:, 0].std() > 0
-    flat = joint.resampled_test_losses([np.full((4, 40), 0.25)], 10, np.random.default_rng(1))
+    flat = fits.redrawn_test_losses([np.full((4, 40), 0.25)], 10, np.random.default_rng(1))
     np.testing.assert_allclose(flat, np.log(0.25))
 
 
@@ -114,3 +111,32 @@ def test_a_law_run_without_test_errors_is_named():
     errors.pop((lost, "J"))
     with pytest.raises(ValueError, match="test_errors.npz lacks 1 runs of the J law, e.g. .*remake it"):
         joint.joint_laws(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=3, test_errors=errors)
+
+
+def test_redrawing_the_test_set_widens_the_exponents_and_is_reproducible():
+    runs = synthetic_runs(noise=0.1, seed=5)
+    errors = synthetic_test_errors(runs)
+    analysis = dict(ANALYSIS, bootstrap=400)
+    plain = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed=3)
+    redrawn = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed=3, test_errors=errors)
+    again = fits.fit_all(runs, EXPERIMENTS, TRAIN, analysis, seed=3, test_errors=errors)
+    for before, after in zip(plain, redrawn):
+        assert (before.resampled == "residuals").all() and (after.resampled == "residuals, test samples").all()
+    exponents, with_test = plain[0], redrawn[0]
+    # The same estimates and regression intervals: the test errors enter the resamples alone.
+    np.testing.assert_allclose(with_test[["alpha", "alpha_lo", "alpha_hi"]], exponents[["alpha", "alpha_lo", "alpha_hi"]])
+    # The hard samples weigh more at large N_D, so a redraw tilts the data exponents.
+    data = exponents.axis == "data"
+    widths = [(t.alpha_boot_hi - t.alpha_boot_lo)[data].to_numpy() for t in (exponents, with_test)]
+    assert np.median(widths[1] / widths[0]) > 1.05, widths
+    pd.testing.assert_frame_equal(redrawn[0], again[0])
+    pd.testing.assert_frame_equal(redrawn[1], again[1])
+
+
+def test_a_fitted_run_without_test_errors_is_named():
+    runs = synthetic_runs(noise=0.1, seed=5)
+    errors = synthetic_test_errors(runs)
+    lost = runs[(runs.arch == "fcn") & (runs.target == "D")].run.iloc[0]
+    errors.pop((lost, "D"))
+    with pytest.raises(ValueError, match=r"test_errors.npz lacks 1 runs, e.g. .* \(D\): remake it"):
+        fits.fit_all(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=3, test_errors=errors)

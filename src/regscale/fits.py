@@ -14,7 +14,13 @@ scaled by a residual spread drawn from its chi-square sampling law (n - 2 degree
 freedom), and refitted. Resampling the realizations within each cell alone ignores the
 lack of fit and gives intervals several times too narrow (Besiroglu et al. 2024); with
 five points a plain residual bootstrap still covers only about 85 %, as it treats the
-spread of five residuals as known, hence the drawn spread. Fits need at least
+spread of five residuals as known, hence the drawn spread. Where the study gives each
+run's error per test sample (results/tables/test_errors.npz, regscale.testerrors),
+each resample also redraws the test samples, one draw for all the fit's cells, and
+moves each cell by what that draw changes in its geometric mean (column
+``resampled``): every cell is scored on the one test set, an error the residuals do
+not see, and it tilts the loss along N_D (docs/results.md, "Intervals that hold").
+Fits need at least
 MIN_POINTS cells: through two points a line always fits and its R^2 and interval mean
 nothing.
 """
@@ -34,16 +40,17 @@ log = logging.getLogger(__name__)
 MIN_POINTS = 3
 MIN_DECADES_N_M = 0.3  # a model-size fit needs N_M to span at least a factor of 2
 N_M_REFERENCE = 1e6  # the trend's N_M / 1e6
+RESAMPLED = {False: "residuals", True: "residuals, test samples"}  # the bootstrap's column ``resampled``
 SERIES = ["arch", "size_label", "schedule", "model_target", "target"]  # one data-scaling fit each
 EXPONENT_COLUMNS = [
     "axis", "experiment", "arch", "size", "schedule", "model_target", "target", "n_d", "n_m",
     "alpha", "alpha_lo", "alpha_hi", "alpha_boot_lo", "alpha_boot_hi", "alpha_se", "intercept", "r2",
-    "n_points", "fit_min", "fit_max", "confidence", "n_boot",
+    "n_points", "fit_min", "fit_max", "confidence", "n_boot", "resampled",
 ]  # fmt: skip
 TREND_COLUMNS = [
     "experiment", "arch", "schedule", "model_target", "target",
     "a", "a_lo", "a_hi", "a_boot_lo", "a_boot_hi", "b", "b_lo", "b_hi", "b_boot_lo", "b_boot_hi",
-    "r2", "n_points", "fit_min", "fit_max", "left_out_n_m", "confidence", "n_boot",
+    "r2", "n_points", "fit_min", "fit_max", "left_out_n_m", "confidence", "n_boot", "resampled",
 ]  # fmt: skip
 
 
@@ -99,25 +106,43 @@ def residual_resamples(residuals, n_params: int, n_boot: int, rng: np.random.Gen
     return scale * centred[rng.integers(0, n, size=(n_boot, n))]
 
 
-def boot_slopes(x, y, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def redrawn_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, cells) natural-log geometric-mean losses of the cells, each resample
+    scoring every run on the same draw, with replacement, of the test samples.
+    ``test``: per cell, its realizations' squared errors per test sample (seeds, samples)."""
+    samples = test[0].shape[1]
+    weights = rng.multinomial(samples, np.full(samples, 1 / samples), size=n_boot) / samples
+    return np.stack([np.log(weights @ errors.T).mean(axis=1) for errors in test], axis=1)
+
+
+def boot_slopes(x, y, n_boot: int, rng: np.random.Generator, shift: np.ndarray | None = None) -> np.ndarray:
     """Slopes of the OLS line refitted to ``n_boot`` residual-bootstrap resamples of the
-    points (x, y) (:func:`residual_resamples`)."""
+    points (x, y) (:func:`residual_resamples`), each resample's points moved by its row
+    of ``shift`` (n_boot, points) where given."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     centred = x - x.mean()
     slope = (y - y.mean()) @ centred / (centred @ centred)
     fitted = y.mean() + slope * centred
     resampled = fitted + residual_resamples(y - fitted, 2, n_boot, rng)
+    if shift is not None:
+        resampled = resampled + shift
     return (resampled - resampled.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
 
 
-def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np.random.Generator):
-    """Fit eps ~ x^-alpha through cells given as arrays of log10 losses at positions x.
+def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np.random.Generator, test=None):
+    """Fit eps ~ x^-alpha through cells given as arrays of log10 losses at positions x;
+    with ``test`` (per cell, its runs' errors per test sample, (seeds, samples)) the
+    bootstrap also redraws the test samples.
 
     Returns the row of fit results and the bootstrap exponents (n_boot,)."""
     x = np.asarray(x, dtype=float)
     means = np.array([values.mean() for values in logs])
     fit = line_fit(np.log10(x), means, confidence)
-    alphas = -boot_slopes(np.log10(x), means, n_boot, rng)
+    shift = None
+    if test is not None:
+        # What a redraw of the test set changes in each cell's log10 geometric mean.
+        shift = redrawn_test_losses(test, n_boot, rng) / np.log(10) - means
+    alphas = -boot_slopes(np.log10(x), means, n_boot, rng, shift)
     tail = (1 - confidence) / 2
     row = {
         "alpha": -fit["slope"],
@@ -133,6 +158,7 @@ def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np
         "fit_max": x.max(),
         "confidence": confidence,
         "n_boot": n_boot,
+        "resampled": RESAMPLED[test is not None],
     }
     return row, alphas
 
@@ -144,28 +170,38 @@ def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return used.assign(log_loss=np.log10(used["test_mse"].to_numpy(float)))
 
 
-def _cells(frame: pd.DataFrame, by: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Positions (N_D or N_M) and the log losses of each cell, in increasing order."""
-    groups = sorted(frame.groupby(by)["log_loss"], key=lambda item: item[0])
-    return np.array([value for value, _ in groups], dtype=float), [group.to_numpy() for _, group in groups]
+def _cells(frame: pd.DataFrame, by: str, test_errors: dict | None = None):
+    """Positions (N_D or N_M), the log losses of each cell, in increasing order, and
+    with ``test_errors`` ({(run, target): errors per test sample}, regscale.testerrors.read)
+    each cell's errors per test sample (seeds, samples), else None."""
+    groups = sorted(frame.groupby(by), key=lambda item: item[0])
+    x = np.array([value for value, _ in groups], dtype=float)
+    logs = [group["log_loss"].to_numpy() for _, group in groups]
+    if test_errors is None:
+        return x, logs, None
+    missing = [(r, t) for _, g in groups for r, t in zip(g["run"], g["target"]) if (r, t) not in test_errors]
+    if missing:
+        raise ValueError(f"test_errors.npz lacks {len(missing)} runs, e.g. {missing[0][0]} ({missing[0][1]}): remake it")
+    test = [np.stack([test_errors[r, t] for r, t in zip(g["run"], g["target"])]) for _, g in groups]
+    return x, logs, test
 
 
-def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed):
+def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed, test_errors=None):
     """The data-scaling fit of one series, or None (logged) with too few cells."""
-    x, logs = _cells(series[in_range(series["n_d"], fit_nd)], "n_d")
+    x, logs, test = _cells(series[in_range(series["n_d"], fit_nd)], "n_d", test_errors)
     if len(x) < MIN_POINTS:
         log.info(
             "no data-scaling fit for %s: %d N_D values in the fit range %s", dict(zip(SERIES, key)), len(x), fit_nd
         )
         return None
-    return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)))
+    return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)), test)
 
 
-def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0) -> pd.DataFrame:
+def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0, test_errors=None) -> pd.DataFrame:
     """alpha_D for every (arch, size, schedule, model, target) with enough N_D values."""
     rows = []
     for key, series in usable_runs(runs).groupby(SERIES, sort=True):
-        fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed)
+        fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed, test_errors)
         if fit is not None:
             arch, size, schedule, model_target, target = key
             rows.append(
@@ -177,14 +213,14 @@ def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed
     return table.sort_values(["arch", "schedule", "model_target", "target", "n_m", "size"]).reset_index(drop=True)
 
 
-def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.95, n_boot=1000, seed=0):
+def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.95, n_boot=1000, seed=0, test_errors=None):
     """alpha_M for every experiment with enough sizes, per schedule, model, target and N_D."""
     usable, rows = usable_runs(runs), []
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
         chosen = select(usable, spec)
         for key, group in chosen.groupby(["schedule", "model_target", "target", "n_d"], sort=True):
-            x, logs = _cells(group[in_range(group["n_m"], fit_nm)], "n_m")
+            x, logs, test = _cells(group[in_range(group["n_m"], fit_nm)], "n_m", test_errors)
             if len(x) < MIN_POINTS:
                 if len(spec["sizes"]) >= MIN_POINTS:
                     log.info("no model-scaling fit for %s %s: %d sizes in the fit range %s", name, key, len(x), fit_nm)
@@ -194,7 +230,7 @@ def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.
                 log.info("no model-scaling fit for %s %s: N_M spans only %.0f to %.0f", name, key, x[0], x[-1])
                 continue
             schedule, model_target, target, n_d = key
-            fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)))
+            fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)), test)
             rows.append(
                 dict(axis="model", experiment=name, arch=spec["arch"], schedule=schedule)
                 | dict(model_target=model_target, target=target, n_d=int(n_d))
@@ -203,7 +239,9 @@ def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.
     return pd.DataFrame(rows, columns=EXPONENT_COLUMNS)
 
 
-def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0) -> pd.DataFrame:
+def trend(
+    runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0, test_errors=None
+) -> pd.DataFrame:
     """alpha_D = a log10(N_M / 1e6) + b across each experiment's sizes, without the
     largest N_M. The bootstrap refits the line through the bootstrap exponents of the
     data fits (the same resamples as in :func:`data_exponents`), so it carries each
@@ -220,7 +258,9 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
             points = []  # (n_m, alpha, bootstrap alphas) per size
             for size, series in group.groupby("size_label"):
                 series_key = (spec["arch"], size, *key)
-                fit = _data_fit(usable[_matches(usable, series_key)], series_key, fit_nd, confidence, n_boot, seed)
+                fit = _data_fit(
+                    usable[_matches(usable, series_key)], series_key, fit_nd, confidence, n_boot, seed, test_errors
+                )
                 if fit is not None:
                     points.append((int(series["n_m"].iloc[0]), fit[0]["alpha"], fit[1]))
             points.sort(key=lambda point: point[0])
@@ -247,6 +287,7 @@ def trend(runs, experiments, train, fit_nd=(None, None), confidence=0.95, n_boot
                 | dict(b_boot_lo=np.quantile(intercepts, tail), b_boot_hi=np.quantile(intercepts, 1 - tail))
                 | dict(r2=fit["r2"], n_points=fit["n_points"], fit_min=kept[0][0], fit_max=kept[-1][0])
                 | dict(left_out_n_m=points[-1][0], confidence=confidence, n_boot=n_boot)
+                | dict(resampled=RESAMPLED[test_errors is not None])
             )
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
@@ -258,9 +299,10 @@ def _matches(frame: pd.DataFrame, key: tuple) -> np.ndarray:
     return mask
 
 
-def fit_all(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int):
-    """exponents.csv (data and model axes) and trend.csv from the runs table."""
-    common = dict(confidence=analysis["confidence"], n_boot=analysis["bootstrap"], seed=seed)
+def fit_all(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dict, seed: int, test_errors=None):
+    """exponents.csv (data and model axes) and trend.csv from the runs table; with
+    ``test_errors`` (regscale.testerrors.read) the bootstraps redraw the test samples too."""
+    common = dict(confidence=analysis["confidence"], n_boot=analysis["bootstrap"], seed=seed, test_errors=test_errors)
     data = data_exponents(runs, fit_nd=analysis["fit_nd"], **common)
     model = model_exponents(runs, experiments, train, fit_nm=analysis["fit_nm"], **common)
     exponents = pd.concat([frame for frame in (data, model) if not frame.empty], ignore_index=True)

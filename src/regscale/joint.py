@@ -41,7 +41,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import logsumexp
 
-from .fits import MIN_DECADES_N_M, in_range, usable_runs
+from .fits import MIN_DECADES_N_M, in_range, redrawn_test_losses, usable_runs
 from .stats import experiment, select, stream
 
 log = logging.getLogger(__name__)
@@ -210,29 +210,20 @@ def refit(theta0: np.ndarray, n_m, n_d, log_loss: np.ndarray, counts: np.ndarray
     return fitted
 
 
-def resampled_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, cells) natural-log geometric-mean losses of the cells, each resample
-    scoring every run on the same draw, with replacement, of the test samples.
-    ``test``: per cell, its realizations' squared errors per test sample (seeds, samples)."""
-    samples = test[0].shape[1]
-    weights = rng.multinomial(samples, np.full(samples, 1 / samples), size=n_boot) / samples
-    return np.stack([np.log(weights @ errors.T).mean(axis=1) for errors in test], axis=1)
-
-
 def bootstrap_laws(
     theta: np.ndarray, n_m, n_d, log_loss, n_boot: int, rng: np.random.Generator, test: list | None = None
 ) -> np.ndarray:
     """(n_boot, 5) laws {E, A, a, B, b} refitted from ``theta`` to resamples of the cells
     at (n_m, n_d) with natural-log losses ``log_loss``: each resample draws as many
     cells as there are, with replacement (a cell drawn k times counts k times). Given
-    ``test`` (:func:`resampled_test_losses`), each resample also redraws the test set,
+    ``test`` (regscale.fits.redrawn_test_losses), each resample also redraws the test set,
     one draw for all its cells."""
     cells = len(log_loss)
     counts = rng.multinomial(cells, np.full(cells, 1 / cells), size=n_boot)
     if test is None:
         log_loss = np.broadcast_to(np.asarray(log_loss, dtype=float), (n_boot, cells))
     else:
-        log_loss = resampled_test_losses(test, n_boot, rng)
+        log_loss = redrawn_test_losses(test, n_boot, rng)
     log_e, log_a, a, log_b, b = refit(theta, n_m, n_d, log_loss, counts).T
     return np.column_stack([np.exp(log_e), np.exp(log_a), a, np.exp(log_b), b])
 

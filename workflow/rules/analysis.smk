@@ -99,6 +99,7 @@ rule cell_statistics:
 rule fit_exponents:
     input:
         runs=rules.aggregate_runs.output.runs,
+        test_errors="results/tables/test_errors.npz",  # rule test_errors, below
     output:
         exponents=report(
             "results/tables/exponents.csv",
@@ -159,11 +160,6 @@ rule test_errors:
     threads: rule_resources("aggregate", "threads")
     resources:
         **ANALYSIS_RESOURCES,
-    params:
-        # which runs the laws rest on: the fit ranges, not the bootstrap settings
-        analysis=canonical({key: FIT_SETTINGS[key] for key in ("fit_nd", "fit_nm")}),
-        experiments=canonical(config["experiments"]),
-        train=canonical(EXPERIMENT_TRAIN),
     script:
         "../../scripts/test_errors.py"
 

@@ -33,7 +33,8 @@ def laws_on(study: Path, images, table, config: dict, train: dict) -> pd.DataFra
     """The width sweep's joint laws of ``study``'s models scored on (images, table)."""
     runs = pd.read_csv(study / "results/tables/runs.csv")
     mse = {}
-    for run in testerrors.law_runs(runs, config["experiments"], train, config["analysis"])["run"].unique():
+    series = joint.law_series(runs, config["experiments"], train, config["analysis"])
+    for run in sorted({run for _, cells in series for cell in cells["runs"] for run in cell}):
         for target, errors in testerrors.squared_errors(study / run / "model.pt", images, table).items():
             mse[run, target] = errors.mean()
     runs["test_mse"] = [mse.get(key, value) for key, value in zip(zip(runs.run, runs.target), runs.test_mse)]
