@@ -140,3 +140,23 @@ def test_a_fitted_run_without_test_errors_is_named():
     errors.pop((lost, "D"))
     with pytest.raises(ValueError, match=r"test_errors.npz lacks 1 runs, e.g. .* \(D\): remake it"):
         fits.fit_all(runs, EXPERIMENTS, TRAIN, ANALYSIS, seed=3, test_errors=errors)
+
+
+def test_every_fit_of_a_study_shares_its_test_set_draws():
+    # Cells with identical errors per test sample: one shared draw moves them alike, so a
+    # line through them keeps its slope in every resample, as a single fit shows; the
+    # trend, a line through several fits' exponents, is built from the same draws.
+    errors = np.random.default_rng(2).exponential(size=(3, 50))
+    logs = [np.full(3, -1.0 - 0.5 * k) for k in range(4)]
+    x = np.array([16.0, 32.0, 64.0, 128.0])
+    draws = fits.test_draws(50, 200, np.random.default_rng(0))
+    shared = fits.redrawn_test_losses([errors] * 4, 200, None, draws)
+    assert shared.shape == (200, 4) and np.ptp(shared, axis=1).max() == 0
+    runs = synthetic_runs(noise=0.1, seed=5)
+    test_errors = synthetic_test_errors(runs)
+    first = fits._study_test_draws(test_errors, 100, seed=3)
+    np.testing.assert_array_equal(first, fits._study_test_draws(test_errors, 100, seed=3))
+    assert first.shape == (100, 64) and np.allclose(first.sum(axis=1), 1.0)
+    assert fits._study_test_draws(None, 100, seed=3) is None
+    row, _ = fits.power_law(x, logs, 0.95, 200, np.random.default_rng(1), [errors] * 4, draws)
+    assert row["resampled"] == "residuals, test samples"

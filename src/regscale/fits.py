@@ -16,8 +16,9 @@ lack of fit and gives intervals several times too narrow (Besiroglu et al. 2024)
 five points a plain residual bootstrap still covers only about 85 %, as it treats the
 spread of five residuals as known, hence the drawn spread. Where the study gives each
 run's error per test sample (results/tables/test_errors.npz, regscale.testerrors),
-each resample also redraws the test samples, one draw for all the fit's cells, and
-moves each cell by what that draw changes in its geometric mean (column
+each resample also redraws the test samples, one draw per resample for every fit of
+the study (so the trend, a line through the data fits' exponents, sees the draw they
+share), and moves each cell by what that draw changes in its geometric mean (column
 ``resampled``): every cell is scored on the one test set, an error the residuals do
 not see, and it tilts the loss along N_D (docs/results.md, "Intervals that hold").
 Fits need at least
@@ -106,13 +107,26 @@ def residual_resamples(residuals, n_params: int, n_boot: int, rng: np.random.Gen
     return scale * centred[rng.integers(0, n, size=(n_boot, n))]
 
 
-def redrawn_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def test_draws(samples: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, samples) weights of ``n_boot`` draws, with replacement, of the test samples."""
+    return rng.multinomial(samples, np.full(samples, 1 / samples), size=n_boot) / samples
+
+
+def redrawn_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Generator, weights=None) -> np.ndarray:
     """(n_boot, cells) natural-log geometric-mean losses of the cells, each resample
-    scoring every run on the same draw, with replacement, of the test samples.
+    scoring every run on the same draw, with replacement, of the test samples (drawn
+    here, or given as ``weights``, :func:`test_draws`).
     ``test``: per cell, its realizations' squared errors per test sample (seeds, samples)."""
-    samples = test[0].shape[1]
-    weights = rng.multinomial(samples, np.full(samples, 1 / samples), size=n_boot) / samples
+    if weights is None:
+        weights = test_draws(test[0].shape[1], n_boot, rng)
     return np.stack([np.log(weights @ errors.T).mean(axis=1) for errors in test], axis=1)
+
+
+def _study_test_draws(test_errors: dict | None, n_boot: int, seed: int) -> np.ndarray | None:
+    """The test-set draws every fit of a study shares, from the study seed (None without test errors)."""
+    if not test_errors:
+        return None
+    return test_draws(len(next(iter(test_errors.values()))), n_boot, stream(seed, ("test samples",)))
 
 
 def boot_slopes(x, y, n_boot: int, rng: np.random.Generator, shift: np.ndarray | None = None) -> np.ndarray:
@@ -129,10 +143,12 @@ def boot_slopes(x, y, n_boot: int, rng: np.random.Generator, shift: np.ndarray |
     return (resampled - resampled.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
 
 
-def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np.random.Generator, test=None):
+def power_law(
+    x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np.random.Generator, test=None, weights=None
+):
     """Fit eps ~ x^-alpha through cells given as arrays of log10 losses at positions x;
     with ``test`` (per cell, its runs' errors per test sample, (seeds, samples)) the
-    bootstrap also redraws the test samples.
+    bootstrap also redraws the test samples (drawn from ``rng``, or the draws ``weights``).
 
     Returns the row of fit results and the bootstrap exponents (n_boot,)."""
     x = np.asarray(x, dtype=float)
@@ -141,7 +157,7 @@ def power_law(x, logs: list[np.ndarray], confidence: float, n_boot: int, rng: np
     shift = None
     if test is not None:
         # What a redraw of the test set changes in each cell's log10 geometric mean.
-        shift = redrawn_test_losses(test, n_boot, rng) / np.log(10) - means
+        shift = redrawn_test_losses(test, n_boot, rng, weights) / np.log(10) - means
     alphas = -boot_slopes(np.log10(x), means, n_boot, rng, shift)
     tail = (1 - confidence) / 2
     row = {
@@ -186,22 +202,23 @@ def _cells(frame: pd.DataFrame, by: str, test_errors: dict | None = None):
     return x, logs, test
 
 
-def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed, test_errors=None):
-    """The data-scaling fit of one series, or None (logged) with too few cells."""
+def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed, test_errors=None, draws=None):
+    """The data-scaling fit of one series (the row, the bootstrap exponents), or None
+    (logged) with too few cells."""
     x, logs, test = _cells(series[in_range(series["n_d"], fit_nd)], "n_d", test_errors)
     if len(x) < MIN_POINTS:
         log.info(
             "no data-scaling fit for %s: %d N_D values in the fit range %s", dict(zip(SERIES, key)), len(x), fit_nd
         )
         return None
-    return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)), test)
+    return power_law(x, logs, confidence, n_boot, stream(seed, ("data", *key)), test, draws)
 
 
 def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed=0, test_errors=None) -> pd.DataFrame:
     """alpha_D for every (arch, size, schedule, model, target) with enough N_D values."""
-    rows = []
+    rows, draws = [], _study_test_draws(test_errors, n_boot, seed)
     for key, series in usable_runs(runs).groupby(SERIES, sort=True):
-        fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed, test_errors)
+        fit = _data_fit(series, key, fit_nd, confidence, n_boot, seed, test_errors, draws)
         if fit is not None:
             arch, size, schedule, model_target, target = key
             rows.append(
@@ -215,7 +232,7 @@ def data_exponents(runs, fit_nd=(None, None), confidence=0.95, n_boot=1000, seed
 
 def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.95, n_boot=1000, seed=0, test_errors=None):
     """alpha_M for every experiment with enough sizes, per schedule, model, target and N_D."""
-    usable, rows = usable_runs(runs), []
+    usable, rows, draws = usable_runs(runs), [], _study_test_draws(test_errors, n_boot, seed)
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
         chosen = select(usable, spec)
@@ -230,7 +247,7 @@ def model_exponents(runs, experiments, train, fit_nm=(None, None), confidence=0.
                 log.info("no model-scaling fit for %s %s: N_M spans only %.0f to %.0f", name, key, x[0], x[-1])
                 continue
             schedule, model_target, target, n_d = key
-            fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)), test)
+            fit, _ = power_law(x, logs, confidence, n_boot, stream(seed, ("model", name, *key)), test, draws)
             rows.append(
                 dict(axis="model", experiment=name, arch=spec["arch"], schedule=schedule)
                 | dict(model_target=model_target, target=target, n_d=int(n_d))
@@ -247,7 +264,7 @@ def trend(
     data fits (the same resamples as in :func:`data_exponents`), so it carries each
     exponent's uncertainty, the lack of fit of its power law included; the trend line's
     own lack of fit (three or so sizes) shows in its regression interval."""
-    usable, rows = usable_runs(runs), []
+    usable, rows, draws = usable_runs(runs), [], _study_test_draws(test_errors, n_boot, seed)
     tail = (1 - confidence) / 2
     for name in sorted(experiments):
         spec = experiment(experiments, train, name)
@@ -259,7 +276,7 @@ def trend(
             for size, series in group.groupby("size_label"):
                 series_key = (spec["arch"], size, *key)
                 fit = _data_fit(
-                    usable[_matches(usable, series_key)], series_key, fit_nd, confidence, n_boot, seed, test_errors
+                    usable[_matches(usable, series_key)], series_key, fit_nd, confidence, n_boot, seed, test_errors, draws
                 )
                 if fit is not None:
                     points.append((int(series["n_m"].iloc[0]), fit[0]["alpha"], fit[1]))
