@@ -1,5 +1,5 @@
 """How much of the joint law's b moves with the test set, and how much with the models?
-(docs/results.md, "Why the joint law's b does not hold".) Analysis only, on default
+(docs/results.md, "Intervals that hold".) Analysis only, on default
 studies already run with different top-level seeds, for example
 
     make study && make seed-coverage COVERAGE_SEEDS="2028 2029"
