@@ -11,13 +11,14 @@
   samples by its own generator.
 
 Why both: under ``prefix`` the luck of the one draw of the training set is shared by
-every run at that N_D. Across five seeded default studies, 87 to 98 % of the variance
-of a cell's log loss was shared by all widths at one N_D (docs/results.md, "Intervals
-that hold"), an error that no resampling inside a study can see. Under ``realization``
-that luck is each run's own: it averages over a cell's realizations and shows up in
-their scatter, where the bootstraps see it. The price: every job reads the whole pool,
-and at N_D near the pool's size the realizations' draws overlap (a pool twice the
-largest N_D leaves them half their samples in common there).
+every run at that N_D. Across five seeded default studies, 87 to 91 % of the variance
+of a width-sweep cell's log loss was shared, by the whole study or by every width at
+its N_D, and the rest was no more than the seeds' scatter (docs/results.md, "Intervals
+that hold"): an error that no resampling inside a study can see. Under
+``realization`` that luck is each run's own: it averages over a cell's realizations
+and shows up in their scatter, where the bootstraps see it. The price: every job reads
+the whole pool, and at N_D near the pool's size the realizations' draws overlap (a
+pool twice the largest N_D leaves them half their samples in common there).
 """
 
 from __future__ import annotations
