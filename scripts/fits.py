@@ -14,14 +14,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
 runs = pd.read_csv(snakemake.input.runs)
 settings = {name: json.loads(snakemake.params[name]) for name in ("experiments", "train", "analysis")}
-exponents, trend = fits.fit_all(
-    runs,
-    settings["experiments"],
-    settings["train"],
-    settings["analysis"],
-    snakemake.params.seed,
-    testerrors.read(snakemake.input.test_errors),
-)
+test_errors = testerrors.read(snakemake.input.test_errors)  # the bootstraps redraw the test samples
+exponents, trend = fits.fit_all(runs, *(settings[k] for k in ("experiments", "train", "analysis")), snakemake.params.seed, test_errors)
 exponents.to_csv(snakemake.output.exponents, index=False)
 trend.to_csv(snakemake.output.trend, index=False)
 Path(snakemake.output.html).write_text(fits.tables_html(exponents, trend))
