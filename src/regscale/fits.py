@@ -21,9 +21,8 @@ the study (so the trend, a line through the data fits' exponents, sees the draw 
 share), and moves each cell by what that draw changes in its geometric mean (column
 ``resampled``): every cell is scored on the one test set, an error the residuals do
 not see, and it tilts the loss along N_D (docs/results.md, "Intervals that hold").
-Fits need at least
-MIN_POINTS cells: through two points a line always fits and its R^2 and interval mean
-nothing.
+Fits need at least MIN_POINTS cells: through two points a line always fits and its R^2
+and interval mean nothing.
 """
 
 from __future__ import annotations

@@ -7,14 +7,15 @@ along N_D, and a fit absorbs the tilt into its exponents. Resampling the cells
 (regscale.joint) or a line's residuals (regscale.fits) cannot see it. With each run's
 error on each test sample, a bootstrap resamples the test samples too, the same draw
 for every cell of a resample. On the default study this widened the joint law's b
-intervals 1.5 to 2.4 times, and brought the data exponents' cross-seed coverage from
-85 to 94 % (docs/results.md, "Intervals that hold").
+intervals 1.5 to 2.4 times, and brought the width sweep's data exponents' cross-seed
+coverage from 85 to 94 % (docs/results.md, "Intervals that hold").
 
 The models' inputs and targets are standardized here as regscale.train.prepare does it,
 with the statistics stored in model.pt (see train.load_model); a shared helper would
 have to live in train.py, whose every change makes all training jobs stale.
 
-The file holds, per (run, target) row of the runs table that is not excluded:
+The file holds, per (run, target) row of the runs table that the fits use
+(regscale.fits.usable_runs: those not excluded):
 
 - ``run``, ``target``: the row's keys (run is the realization's folder);
 - ``sample``: the test samples' ids (shard table column ``sample``), in test-set order;
@@ -99,7 +100,3 @@ def read(path: Path) -> dict[tuple[str, str], np.ndarray]:
     with np.load(path) as data:
         return {(r, t): e for r, t, e in zip(data["run"], data["target"], data["errors"])}
 
-
-def fitted_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``runs`` that the fits rest on: those not excluded (regscale.fits.usable_runs)."""
-    return runs[~runs["excluded"].astype(bool)]
