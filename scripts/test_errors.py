@@ -4,10 +4,10 @@ import sys
 
 import pandas as pd
 
-from regscale import fits, testerrors
+from regscale import aggregate, testerrors
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-runs = fits.usable_runs(pd.read_csv(snakemake.input.runs))  # the runs the fits rest on
+runs = aggregate.usable_runs(pd.read_csv(snakemake.input.runs))  # the runs the fits rest on
 test_files = [
     {"images": images, "table": table, "meta": meta}
     for images, table, meta in zip(snakemake.input.images, snakemake.input.tables, snakemake.input.metas)

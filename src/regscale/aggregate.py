@@ -114,3 +114,14 @@ def runs_table(records: list[tuple[str, dict]]) -> pd.DataFrame:
         )
     # Models in order of size (N_M), not of their labels' text.
     return table.sort_values(["arch", "n_m", *key[1:]], kind="stable").reset_index(drop=True)
+
+
+def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs the fits rest on (not excluded), with their ``log_loss`` (log10 test MSE).
+
+    Here rather than in regscale.fits so that rule test_errors, which evaluates these
+    runs, is not made stale by a change to the fits."""
+    if runs.empty:
+        raise ValueError("the runs table is empty: nothing to fit")
+    used = runs[~runs["excluded"].astype(bool)]
+    return used.assign(log_loss=np.log10(used["test_mse"].to_numpy(float)))

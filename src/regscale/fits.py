@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from .aggregate import usable_runs
 from .stats import experiment, select, stream
 
 log = logging.getLogger(__name__)
@@ -176,13 +177,6 @@ def power_law(
         "resampled": RESAMPLED[test is not None],
     }
     return row, alphas
-
-
-def usable_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    if runs.empty:
-        raise ValueError("the runs table is empty: nothing to fit")
-    used = runs[~runs["excluded"].astype(bool)]
-    return used.assign(log_loss=np.log10(used["test_mse"].to_numpy(float)))
 
 
 def _cells(frame: pd.DataFrame, by: str, test_errors: dict | None = None):

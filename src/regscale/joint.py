@@ -41,7 +41,8 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import logsumexp
 
-from .fits import MIN_DECADES_N_M, in_range, redrawn_test_losses, usable_runs
+from .aggregate import usable_runs
+from .fits import MIN_DECADES_N_M, in_range, redrawn_test_losses
 from .stats import experiment, select, stream
 
 log = logging.getLogger(__name__)

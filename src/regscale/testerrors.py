@@ -15,7 +15,7 @@ with the statistics stored in model.pt (see train.load_model); a shared helper w
 have to live in train.py, whose every change makes all training jobs stale.
 
 The file holds, per (run, target) row of the runs table that the fits use
-(regscale.fits.usable_runs: those not excluded):
+(regscale.aggregate.usable_runs: those not excluded):
 
 - ``run``, ``target``: the row's keys (run is the realization's folder);
 - ``sample``: the test samples' ids (shard table column ``sample``), in test-set order;
