@@ -109,7 +109,7 @@ def test_the_wide_guidance_reaches_each_target_at_the_cost_it_states():
         assert ordered["total_hours"].is_monotonic_increasing  # a smaller error costs more
 
 
-def test_publish_copies_the_study_with_its_rates_and_refuses_to_overwrite(tiny_study, tmp_path):
+def test_publish_copies_the_study_with_its_rates_and_refuses_to_overwrite(tiny_study, tmp_path, monkeypatch):
     from regscale import publish
 
     destination = tmp_path / "published"
@@ -124,5 +124,11 @@ def test_publish_copies_the_study_with_its_rates_and_refuses_to_overwrite(tiny_s
     with pytest.raises(FileExistsError, match="exists; pass --replace to overwrite it"):
         publish.publish(tiny_study, destination, REPO / "tests" / "configs" / "tiny.yaml")
     assert (destination / "note.txt").read_text() == "kept"  # nothing touched
+    # --replace: the commit is read while the old publication is still in place
+    seen = []
+    monkeypatch.setattr(publish, "git_commit", lambda: seen.append((destination / "note.txt").exists()) or "c0ffee")
+    publish.publish(tiny_study, destination, REPO / "tests" / "configs" / "tiny.yaml", replace=True)
+    assert seen == [True] and not (destination / "note.txt").exists()
+    assert yaml.safe_load((destination / "provenance.yaml").read_text())["git_commit"] == "c0ffee"
     with pytest.raises(FileNotFoundError, match=r"missing runs\.csv"):
         publish.publish(tmp_path / "no-study", tmp_path / "elsewhere", REPO / "tests" / "configs" / "tiny.yaml")

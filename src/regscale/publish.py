@@ -54,6 +54,9 @@ def publish(study: Path, destination: Path, config_path: Path, replace: bool = F
     load(config_path)  # a config that does not validate is not published
     if destination.exists() and not replace:
         raise FileExistsError(f"{destination} exists; pass --replace to overwrite it")
+    # Read before anything is written: --replace of a tracked folder would otherwise mark
+    # the commit that made the study "-dirty" by the publication's own files.
+    commit = git_commit()
     if destination.exists():
         shutil.rmtree(destination)
     (destination / "figures").mkdir(parents=True)
@@ -65,7 +68,7 @@ def publish(study: Path, destination: Path, config_path: Path, replace: bool = F
     written.append(Path(shutil.copy2(THROUGHPUT, destination / "throughput.yaml")))
     runs = pd.read_csv(tables / "runs.csv")
     provenance = {
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "train_code_versions": sorted(runs["code_digest"].dropna().unique().tolist()) if "code_digest" in runs else [],
         "config": str(config_path),
         "study_folder": str(study),
