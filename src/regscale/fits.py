@@ -122,6 +122,17 @@ def redrawn_test_losses(test: list[np.ndarray], n_boot: int, rng: np.random.Gene
     return np.stack([np.log(weights @ errors.T).mean(axis=1) for errors in test], axis=1)
 
 
+def cell_test_errors(test_errors: dict, cells: list[list[tuple[str, str]]], of: str = "") -> list[np.ndarray]:
+    """Per cell, given as its runs' (run, target) keys, their errors per test sample
+    (seeds, samples) from {(run, target): errors} (regscale.testerrors.read). Raises
+    ValueError naming a missing run (``of`` says whose runs, e.g. " of the J law")."""
+    missing = [key for cell in cells for key in cell if key not in test_errors]
+    if missing:
+        run, target = missing[0]
+        raise ValueError(f"test_errors.npz lacks {len(missing)} runs{of}, e.g. {run} ({target}): remake it")
+    return [np.stack([test_errors[key] for key in cell]) for cell in cells]
+
+
 def _study_test_draws(test_errors: dict | None, n_boot: int, seed: int) -> np.ndarray | None:
     """The test-set draws every fit of a study shares, from the study seed (None without test errors)."""
     if not test_errors:
@@ -188,11 +199,7 @@ def _cells(frame: pd.DataFrame, by: str, test_errors: dict | None = None):
     logs = [group["log_loss"].to_numpy() for _, group in groups]
     if test_errors is None:
         return x, logs, None
-    missing = [(r, t) for _, g in groups for r, t in zip(g["run"], g["target"]) if (r, t) not in test_errors]
-    if missing:
-        raise ValueError(f"test_errors.npz lacks {len(missing)} runs, e.g. {missing[0][0]} ({missing[0][1]}): remake it")
-    test = [np.stack([test_errors[r, t] for r, t in zip(g["run"], g["target"])]) for _, g in groups]
-    return x, logs, test
+    return x, logs, cell_test_errors(test_errors, [list(zip(g["run"], g["target"])) for _, g in groups])
 
 
 def _data_fit(series: pd.DataFrame, key: tuple, fit_nd, confidence, n_boot, seed, test_errors=None, draws=None):

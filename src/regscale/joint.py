@@ -42,7 +42,7 @@ from scipy.optimize import least_squares
 from scipy.special import logsumexp
 
 from .aggregate import usable_runs
-from .fits import MIN_DECADES_N_M, in_range, redrawn_test_losses
+from .fits import MIN_DECADES_N_M, cell_test_errors, in_range, redrawn_test_losses
 from .stats import experiment, select, stream
 
 log = logging.getLogger(__name__)
@@ -301,10 +301,8 @@ def law_series(runs: pd.DataFrame, experiments: dict, train: dict, analysis: dic
 def with_test_errors(cells: pd.DataFrame, target: str, test_errors: dict) -> pd.DataFrame:
     """``cells`` with a ``test`` column: each cell's errors per test sample, from
     {(run, target): errors} (regscale.testerrors.read)."""
-    missing = [run for runs in cells["runs"] for run in runs if (run, target) not in test_errors]
-    if missing:
-        raise ValueError(f"test_errors.npz lacks {len(missing)} runs of the {target} law, e.g. {missing[0]}: remake it")
-    return cells.assign(test=[np.stack([test_errors[run, target] for run in runs]) for runs in cells["runs"]])
+    keys = [[(run, target) for run in runs] for runs in cells["runs"]]
+    return cells.assign(test=cell_test_errors(test_errors, keys, of=f" of the {target} law"))
 
 
 def joint_laws(
