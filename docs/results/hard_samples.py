@@ -1,0 +1,104 @@
+"""Which test samples make the bend at the top? (docs/results.md, "The forecast of the two
+largest N_D".) An exploration on a study's per-sample test errors, not part of the
+pipeline. It needs a study that was run here, since test_errors.npz is not published:
+
+    .venv/bin/python docs/results/hard_samples.py results/wide-draws [more studies ...]
+
+For the FCN width sweep (depth 3, plateau schedule) of each study and target:
+
+1. **The hardest samples.** Over the two widest nets, the HARDEST test samples with the
+   largest mean squared error at the largest N_D; their labels, and their share of the
+   test MSE at every N_D, beside the slope of the rest.
+2. **A mixture forecast.** The test set cut into REGIONS**3 label regions (REGIONS
+   quantiles of each label); per width and region, the geometric mean over the cell's
+   runs of the region's MSE is fitted by a line in log10 N_D through all but the two
+   largest N_D, extrapolated, and the regions summed by their share of the samples. If
+   the loss is a mixture of parts that each follow their own power law, the sum bends
+   where one straight line cannot. Printed beside the one line through the cells
+   (forecast.csv's line); errors are prediction minus observation, in dex.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HARDEST = 20
+REGIONS = 3
+HELD_OUT = 2
+RUN = re.compile(r"arch~fcn/width~(\d+)/depth~3/schedule~plateau/target~(\w+)/nd~(\d+)/")
+
+
+def load(study: Path):
+    errors = np.load(study / "results/tables/test_errors.npz", allow_pickle=False)
+    test = pd.read_csv(study / "resources/shards/test/shard~00000.csv")
+    runs = [RUN.search(run) for run in errors["run"]]
+    index = pd.DataFrame(
+        [(int(m[1]), m[2], int(m[3])) if m else (0, "", 0) for m in runs], columns=["width", "target", "n_d"]
+    )
+    return errors["errors"], index[index.width > 0], test
+
+
+def hardest(study, errors, index, test, target):
+    cells = index[index.target == target]
+    widest = sorted(cells.width.unique())[-2:]
+    n_ds = sorted(cells.n_d.unique())
+    mean_error = {n: errors[cells.index[(cells.n_d == n) & cells.width.isin(widest)]].mean(0) for n in n_ds}
+    order = np.argsort(-mean_error[n_ds[-1]])[:HARDEST]
+    print(f"\n{study} {target}: the {HARDEST} hardest of {len(test)} test samples at N_D = {n_ds[-1]} (widths {widest})")
+    print(test.iloc[order[:8]][["theta", "J", "D", "steps"]].round(3).to_string())
+    for n in n_ds:
+        share = mean_error[n][order].sum() / mean_error[n].sum()
+        rest = np.log10(np.delete(mean_error[n], order).mean())
+        print(f"  N_D {n:6d}: log10 MSE {np.log10(mean_error[n].mean()):+.3f}, hardest share {share:.2f}, rest {rest:+.3f}")
+    correlations = test[["theta", "J", "D"]].corrwith(pd.Series(np.log(mean_error[n_ds[-1]])), method="spearman")
+    print("  Spearman correlation of log error with the labels:", correlations.round(2).to_dict())
+
+
+def mixture_forecast(errors, index, test, target) -> pd.DataFrame:
+    regions = np.zeros(len(test), int)
+    for name in ("theta", "J", "D"):
+        edges = np.quantile(test[name], np.linspace(0, 1, REGIONS + 1)[1:-1])
+        regions = regions * REGIONS + np.searchsorted(edges, test[name])
+    rows = []
+    for width, cells in index[index.target == target].groupby("width"):
+        n_ds = np.sort(cells.n_d.unique())
+        kept, new = n_ds[:-HELD_OUT], n_ds[-HELD_OUT:]
+
+        def log_geomean(n, samples=slice(None)):
+            return np.log10(errors[cells.index[cells.n_d == n]][:, samples].mean(1)).mean()
+
+        x = np.log10(kept)
+        line = np.polyfit(x, [log_geomean(n) for n in kept], 1)
+        for n in new:
+            total = 0.0
+            for region in np.unique(regions):
+                inside = regions == region
+                fit = np.polyfit(x, [log_geomean(k, inside) for k in kept], 1)
+                total += inside.mean() * 10 ** np.polyval(fit, np.log10(n))
+            observed = log_geomean(n)
+            rows.append(
+                {"width": width, "n_d": n, "observed": observed, "mixture_error": np.log10(total) - observed,
+                 "line_error": np.polyval(line, np.log10(n)) - observed}  # fmt: skip
+            )
+    return pd.DataFrame(rows)
+
+
+def main():
+    for study in map(Path, sys.argv[1:] or ["results/wide-draws"]):
+        errors, index, test = load(study)
+        for target in sorted(index.target.unique()):
+            hardest(study, errors, index, test, target)
+            forecast = mixture_forecast(errors, index, test, target)
+            print(forecast.round(3).to_string(index=False))
+            print(
+                f"  mixture: median |error| {forecast.mixture_error.abs().median():.3f} dex, mean "
+                f"{forecast.mixture_error.mean():+.3f}; one line: {forecast.line_error.abs().median():.3f}, "
+                f"{forecast.line_error.mean():+.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
