@@ -14,8 +14,10 @@ For the FCN width sweep (depth 3, plateau schedule) of each study and target:
    runs of the region's MSE is fitted by a line in log10 N_D through all but the two
    largest N_D, extrapolated, and the regions summed by their share of the samples. If
    the loss is a mixture of parts that each follow their own power law, the sum bends
-   where one straight line cannot. Printed beside the one line through the cells
-   (forecast.csv's line); errors are prediction minus observation, in dex.
+   where one straight line cannot. Its 95 % interval redraws the test samples and each
+   cell's runs (N_BOOT times) and adds one cell's scatter about the mixture. Printed
+   beside the one line through the cells (forecast.csv's line); errors are prediction
+   minus observation, in dex.
 """
 
 import re
@@ -28,6 +30,7 @@ import pandas as pd
 HARDEST = 20
 REGIONS = 3
 HELD_OUT = 2
+N_BOOT = 400
 RUN = re.compile(r"arch~fcn/width~(\d+)/depth~3/schedule~plateau/target~(\w+)/nd~(\d+)/")
 
 
@@ -57,32 +60,60 @@ def hardest(study, errors, index, test, target):
     print("  Spearman correlation of log error with the labels:", correlations.round(2).to_dict())
 
 
-def mixture_forecast(errors, index, test, target) -> pd.DataFrame:
+def label_regions(test: pd.DataFrame) -> np.ndarray:
+    """Each test sample's region: REGIONS quantile bins of each label, combined."""
     regions = np.zeros(len(test), int)
     for name in ("theta", "J", "D"):
         edges = np.quantile(test[name], np.linspace(0, 1, REGIONS + 1)[1:-1])
         regions = regions * REGIONS + np.searchsorted(edges, test[name])
+    return regions
+
+
+def mixture(cell_errors: dict, regions: np.ndarray, kept, new) -> tuple[np.ndarray, np.ndarray]:
+    """log10 of the mixture's forecast at ``new`` and its fitted values at ``kept``.
+
+    ``cell_errors``: N_D -> (runs, samples) squared errors. Per region, the geometric
+    mean over runs of the region's MSE, one line in log10 N_D through ``kept``."""
+    onehot = np.eye(regions.max() + 1)[regions]  # (samples, regions)
+    counts = onehot.sum(0)
+    used = counts > 0
+    share = counts[used] / counts.sum()
+    logs = np.array([np.log10(cell_errors[n] @ onehot[:, used] / counts[used]).mean(0) for n in kept])
+    slope, intercept = np.polyfit(np.log10(kept), logs, 1)
+
+    def total(n_d):
+        return np.log10((share * 10 ** (intercept + slope * np.log10(np.asarray(n_d, float))[:, None])).sum(1))
+
+    return total(new), total(kept)
+
+
+def mixture_forecast(errors, index, test, target, n_boot=N_BOOT, seed=0) -> pd.DataFrame:
+    """Per width, the mixture's forecast of the HELD_OUT largest N_D with a 95 % interval:
+    the test samples and each cell's runs redrawn, plus one cell's scatter about the
+    mixture (a residual at the kept N_D, inflated for the two fitted numbers per line)."""
+    rng = np.random.default_rng(seed)
+    regions = label_regions(test)
     rows = []
     for width, cells in index[index.target == target].groupby("width"):
         n_ds = np.sort(cells.n_d.unique())
         kept, new = n_ds[:-HELD_OUT], n_ds[-HELD_OUT:]
-
-        def log_geomean(n, samples=slice(None)):
-            return np.log10(errors[cells.index[cells.n_d == n]][:, samples].mean(1)).mean()
-
-        x = np.log10(kept)
-        line = np.polyfit(x, [log_geomean(n) for n in kept], 1)
-        for n in new:
-            total = 0.0
-            for region in np.unique(regions):
-                inside = regions == region
-                fit = np.polyfit(x, [log_geomean(k, inside) for k in kept], 1)
-                total += inside.mean() * 10 ** np.polyval(fit, np.log10(n))
-            observed = log_geomean(n)
+        cell_errors = {n: errors[cells.index[cells.n_d == n]] for n in n_ds}
+        observed = np.array([np.log10(cell_errors[n].mean(1)).mean() for n in n_ds])
+        forecast, fitted = mixture(cell_errors, regions, kept, new)
+        residual = (observed[: len(kept)] - fitted) * np.sqrt(len(kept) / (len(kept) - 2))
+        draws = np.empty((n_boot, len(new)))
+        for b in range(n_boot):
+            samples = rng.integers(0, len(regions), len(regions))
+            redrawn = {n: e[rng.integers(0, len(e), len(e))][:, samples] for n, e in cell_errors.items()}
+            draws[b] = mixture(redrawn, regions[samples], kept, new)[0] + rng.choice(residual, len(new))
+        low, high = np.quantile(draws, [0.025, 0.975], axis=0)
+        line = np.polyfit(np.log10(kept), observed[: len(kept)], 1)
+        for k, n in enumerate(new):
+            seen = observed[len(kept) + k]
             rows.append(
-                {"width": width, "n_d": n, "observed": observed, "mixture_error": np.log10(total) - observed,
-                 "line_error": np.polyval(line, np.log10(n)) - observed}  # fmt: skip
-            )
+                {"width": width, "n_d": n, "observed": seen, "mixture_error": forecast[k] - seen,
+                 "mixture_width": high[k] - low[k], "mixture_inside": low[k] <= seen <= high[k], "line_error": np.polyval(line, np.log10(n)) - seen}
+            )  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -95,7 +126,8 @@ def main():
             print(forecast.round(3).to_string(index=False))
             print(
                 f"  mixture: median |error| {forecast.mixture_error.abs().median():.3f} dex, mean "
-                f"{forecast.mixture_error.mean():+.3f}; one line: {forecast.line_error.abs().median():.3f}, "
+                f"{forecast.mixture_error.mean():+.3f}, {forecast.mixture_inside.sum()} of {len(forecast)} inside "
+                f"its 95 % interval; one line: {forecast.line_error.abs().median():.3f}, "
                 f"{forecast.line_error.mean():+.3f}"
             )
 
