@@ -18,6 +18,10 @@ For the FCN width sweep (depth 3, plateau schedule) of each study and target:
    cell's runs (N_BOOT times) and adds one cell's scatter about the mixture. Printed
    beside the one line through the cells (forecast.csv's line); errors are prediction
    minus observation, in dex.
+3. **A joint mixture.** The same regions, each with an interaction law fitted over all
+   widths at once (log10 L = c0 + c1 x + c2 m + c3 x m, x = log10 N_D, m = log10 N_M, as
+   forecast_laws.py), summed: a law in N_D and N_M, beside one interaction law for the
+   whole test set. Point errors only.
 """
 
 import re
@@ -117,6 +121,35 @@ def mixture_forecast(errors, index, test, target, n_boot=N_BOOT, seed=0) -> pd.D
     return pd.DataFrame(rows)
 
 
+def joint_mixture_errors(study: Path, errors, index, test, target) -> tuple[np.ndarray, np.ndarray]:
+    """Errors (dex) of the summed per-region interaction laws and of one interaction law,
+    at the HELD_OUT largest N_D of every width."""
+    cells = pd.read_csv(study / "results/tables/cells.csv")
+    cells = cells[(cells.arch == "fcn") & (cells.depth == 3) & (cells.target == target)]
+    n_m = cells.groupby("width").n_m.first()
+    regions = label_regions(test)
+    onehot = np.eye(regions.max() + 1)[regions]
+    counts = onehot.sum(0)
+    rows = []
+    for (width, n_d), cell in index[index.target == target].groupby(["width", "n_d"]):
+        run_errors = errors[cell.index]
+        region_logs = np.log10(run_errors @ onehot / counts).mean(0)
+        rows.append((width, n_d, np.log10(n_m[width]), np.log10(run_errors.mean(1)).mean(), region_logs))
+    n_ds = np.sort(index[index.target == target].n_d.unique())
+    kept = [row for row in rows if row[1] < n_ds[-HELD_OUT]]
+    new = [row for row in rows if row[1] >= n_ds[-HELD_OUT]]
+
+    def design(group):
+        x, m = np.log10([row[1] for row in group]), np.array([row[2] for row in group])
+        return np.column_stack([np.ones_like(x), x, m, x * m])
+
+    observed = np.array([row[3] for row in new])
+    regional, *_ = np.linalg.lstsq(design(kept), np.array([row[4] for row in kept]), rcond=None)
+    mixture_log = np.log10((counts / counts.sum() * 10 ** (design(new) @ regional)).sum(1))
+    whole, *_ = np.linalg.lstsq(design(kept), np.array([row[3] for row in kept]), rcond=None)
+    return mixture_log - observed, design(new) @ whole - observed
+
+
 def main():
     for study in map(Path, sys.argv[1:] or ["results/wide-draws"]):
         errors, index, test = load(study)
@@ -124,6 +157,12 @@ def main():
             hardest(study, errors, index, test, target)
             forecast = mixture_forecast(errors, index, test, target)
             print(forecast.round(3).to_string(index=False))
+            joint_errors, one_law_errors = joint_mixture_errors(study, errors, index, test, target)
+            print(
+                f"  joint mixture: median |error| {np.median(np.abs(joint_errors)):.3f} dex, mean "
+                f"{joint_errors.mean():+.3f}; one interaction law: {np.median(np.abs(one_law_errors)):.3f}, "
+                f"{one_law_errors.mean():+.3f}"
+            )
             print(
                 f"  mixture: median |error| {forecast.mixture_error.abs().median():.3f} dex, mean "
                 f"{forecast.mixture_error.mean():+.3f}, {forecast.mixture_inside.sum()} of {len(forecast)} inside "
