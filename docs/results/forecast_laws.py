@@ -33,13 +33,15 @@ def width_sweep(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[(cells.arch == "fcn") & (cells.depth == 3) & (cells.schedule == "plateau")]
 
 
-def interaction_errors(kept: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
-    def design(frame):
-        x, m = np.log10(frame.n_d.to_numpy(float)), np.log10(frame.n_m.to_numpy(float))
-        return np.column_stack([np.ones_like(x), x, m, x * m])
+def interaction_design(frame: pd.DataFrame) -> np.ndarray:
+    """Columns 1, x, m, x m of the interaction law, x = log10 N_D, m = log10 N_M."""
+    x, m = np.log10(frame.n_d.to_numpy(float)), np.log10(frame.n_m.to_numpy(float))
+    return np.column_stack([np.ones_like(x), x, m, x * m])
 
-    coefficients, *_ = np.linalg.lstsq(design(kept), np.log10(kept.geomean), rcond=None)
-    return design(new) @ coefficients - np.log10(new.geomean.to_numpy())
+
+def interaction_errors(kept: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
+    coefficients, *_ = np.linalg.lstsq(interaction_design(kept), np.log10(kept.geomean), rcond=None)
+    return interaction_design(new) @ coefficients - np.log10(new.geomean.to_numpy())
 
 
 def line_errors(kept: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:

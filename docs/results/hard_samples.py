@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from forecast_laws import interaction_design, interaction_errors  # docs/results/, beside this script
 
 HARDEST = 20
 REGIONS = 3
@@ -73,16 +74,26 @@ def label_regions(test: pd.DataFrame) -> np.ndarray:
     return regions
 
 
+def region_matrix(regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, occupied regions) indicator matrix and each region's sample count."""
+    onehot = np.eye(regions.max() + 1)[regions]
+    occupied = onehot.sum(0) > 0  # a redrawn test set may leave a region empty
+    return onehot[:, occupied], onehot[:, occupied].sum(0)
+
+
+def region_log_geomeans(run_errors: np.ndarray, onehot: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per region, log10 of the geometric mean over runs of the region's MSE."""
+    return np.log10(run_errors @ onehot / counts).mean(0)
+
+
 def mixture(cell_errors: dict, regions: np.ndarray, kept, new) -> tuple[np.ndarray, np.ndarray]:
     """log10 of the mixture's forecast at ``new`` and its fitted values at ``kept``.
 
     ``cell_errors``: N_D -> (runs, samples) squared errors. Per region, the geometric
     mean over runs of the region's MSE, one line in log10 N_D through ``kept``."""
-    onehot = np.eye(regions.max() + 1)[regions]  # (samples, regions)
-    counts = onehot.sum(0)
-    used = counts > 0
-    share = counts[used] / counts.sum()
-    logs = np.array([np.log10(cell_errors[n] @ onehot[:, used] / counts[used]).mean(0) for n in kept])
+    onehot, counts = region_matrix(regions)
+    share = counts / counts.sum()
+    logs = np.array([region_log_geomeans(cell_errors[n], onehot, counts) for n in kept])
     slope, intercept = np.polyfit(np.log10(kept), logs, 1)
 
     def total(n_d):
@@ -127,27 +138,18 @@ def joint_mixture_errors(study: Path, errors, index, test, target) -> tuple[np.n
     cells = pd.read_csv(study / "results/tables/cells.csv")
     cells = cells[(cells.arch == "fcn") & (cells.depth == 3) & (cells.target == target)]
     n_m = cells.groupby("width").n_m.first()
-    regions = label_regions(test)
-    onehot = np.eye(regions.max() + 1)[regions]
-    counts = onehot.sum(0)
-    rows = []
+    onehot, counts = region_matrix(label_regions(test))
+    rows, region_logs = [], []
     for (width, n_d), cell in index[index.target == target].groupby(["width", "n_d"]):
         run_errors = errors[cell.index]
-        region_logs = np.log10(run_errors @ onehot / counts).mean(0)
-        rows.append((width, n_d, np.log10(n_m[width]), np.log10(run_errors.mean(1)).mean(), region_logs))
-    n_ds = np.sort(index[index.target == target].n_d.unique())
-    kept = [row for row in rows if row[1] < n_ds[-HELD_OUT]]
-    new = [row for row in rows if row[1] >= n_ds[-HELD_OUT]]
-
-    def design(group):
-        x, m = np.log10([row[1] for row in group]), np.array([row[2] for row in group])
-        return np.column_stack([np.ones_like(x), x, m, x * m])
-
-    observed = np.array([row[3] for row in new])
-    regional, *_ = np.linalg.lstsq(design(kept), np.array([row[4] for row in kept]), rcond=None)
-    mixture_log = np.log10((counts / counts.sum() * 10 ** (design(new) @ regional)).sum(1))
-    whole, *_ = np.linalg.lstsq(design(kept), np.array([row[3] for row in kept]), rcond=None)
-    return mixture_log - observed, design(new) @ whole - observed
+        rows.append({"n_d": n_d, "n_m": n_m[width], "geomean": 10 ** np.log10(run_errors.mean(1)).mean()})
+        region_logs.append(region_log_geomeans(run_errors, onehot, counts))
+    frame, region_logs = pd.DataFrame(rows), np.array(region_logs)
+    kept = (frame.n_d < np.sort(frame.n_d.unique())[-HELD_OUT]).to_numpy()
+    regional, *_ = np.linalg.lstsq(interaction_design(frame[kept]), region_logs[kept], rcond=None)
+    mixture_log = np.log10((counts / counts.sum() * 10 ** (interaction_design(frame[~kept]) @ regional)).sum(1))
+    observed = np.log10(frame.geomean[~kept].to_numpy())
+    return mixture_log - observed, interaction_errors(frame[kept], frame[~kept])
 
 
 def main():
