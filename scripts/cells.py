@@ -20,3 +20,11 @@ print(
 )
 if len(excluded):
     print(excluded[stats.CELL + ["n_runs", "n_excluded"]].to_string(index=False), file=sys.stderr)
+untrained = runs[stats.untrained(runs) & ~runs.excluded.astype(bool)]
+if len(untrained):
+    print(
+        f"{len(untrained)} runs did not learn (validation MSE >= {stats.UNTRAINED_VAL_MSE}, standardized; cells.csv "
+        f"n_untrained), kept in the statistics, in {cells.n_untrained.gt(0).sum()} cells:",
+        file=sys.stderr,
+    )
+    print(untrained[stats.CELL + ["seed", "val_mse", "test_mse"]].to_string(index=False), file=sys.stderr)

@@ -135,6 +135,36 @@ def test_diverged_and_nonfinite_runs_are_flagged_and_counted():
     assert np.isfinite(row.geomean)
 
 
+def test_runs_that_did_not_learn_are_flagged_counted_and_kept():
+    records = synthetic_records()
+    cell = [(run, m) for run, m in records if m["arch"] == "fcn" and m["size"]["width"] == 4 and m["target"] == "J"]
+    cell = [(run, m) for run, m in cell if m["n_d"] == 512]
+    # A net that never learned scores about the prior's variance, 1 in standardized units.
+    cell[0][1]["val_mse"] = {"J": 1.02}
+    cell[0][1]["test_mse"] = {"J": 0.98}
+    cell[1][1]["val_mse"] = {"J": stats.UNTRAINED_VAL_MSE}  # the threshold counts
+    cell[2][1]["val_mse"] = {"J": 0.89}
+    runs = aggregate.runs_table(records)
+    flagged = stats.untrained(runs)
+    assert flagged.dtype == bool and not runs.excluded.any()
+    assert np.array_equal(flagged, runs.val_mse >= stats.UNTRAINED_VAL_MSE)
+    in_cell = runs.run.isin([run for run, _ in cell]).to_numpy()
+    assert set(runs.run[flagged & in_cell]) == {cell[0][0], cell[1][0]}
+    cells = stats.cell_statistics(runs)
+    row = cells[(cells.size_label == "width~4/depth~3") & (cells.target == "J") & (cells.n_d == 512)].iloc[0]
+    assert (row.n_runs, row.n_excluded, row.n_untrained, row.n_r) == (len(cell), 0, 2, len(cell))
+    # Kept in the statistics: the geometric mean is that of all 25 test losses.
+    losses = runs[(runs.size_label == "width~4/depth~3") & (runs.target == "J") & (runs.n_d == 512)].test_mse
+    assert row.geomean == pytest.approx(np.exp(np.log(losses).mean()))
+    assert cells.n_untrained.sum() - row.n_untrained == (flagged & ~in_cell).sum()
+
+
+def test_a_runs_table_without_validation_losses_flags_no_run():
+    runs = synthetic_runs().drop(columns="val_mse")
+    assert not stats.untrained(runs).any()
+    assert stats.cell_statistics(runs).n_untrained.eq(0).all()
+
+
 def test_bad_metrics_are_named():
     with pytest.raises(ValueError, match="no runs"):
         aggregate.runs_table([])

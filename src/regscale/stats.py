@@ -8,6 +8,16 @@ it, with the standard errors of both means and the median absolute deviation.
 
 Also the paper's Fig. 3e: the geometric mean of random subsets of n realizations,
 averaged over subsets, against n.
+
+Runs that did not learn are counted (n_untrained): their best validation MSE
+(standardized, so predicting the prior's mean scores about 1) is UNTRAINED_VAL_MSE or
+more. Of the 3,969 runs published in docs/results/, none lies between 0.58 and 0.9; the
+11 above are FCNs of width 4 (one of width 8, at lr 3e-3) with a test MSE of 0.54 to
+1.05, in cells whose other runs learned. They stay in the statistics, since the paper
+keeps every realization and its geometric mean over N_r = 100 averages such failures;
+but among five realizations one of them raised its cell's geometric mean by up to 0.64
+dex, so the cells say how many they hold. (Counted here, not flagged in runs.csv, so
+that the runs table and the test errors evaluated from it do not go stale.)
 """
 
 from __future__ import annotations
@@ -21,10 +31,12 @@ from .aggregate import SIZE_COLUMNS
 from .study import size_label
 
 CELL = ["arch", "size_label", "schedule", "model_target", "target", "n_d"]
+COUNT_COLUMNS = ["n_runs", "n_excluded", "n_untrained"]
 STAT_COLUMNS = [
-    "n_runs", "n_excluded", "n_r", "mean", "sem", "geomean", "geomean_se", "geomean_lo", "geomean_hi",
+    *COUNT_COLUMNS, "n_r", "mean", "sem", "geomean", "geomean_se", "geomean_lo", "geomean_hi",
     "log_sd", "median", "mad", "geomean_units",
 ]  # fmt: skip
+UNTRAINED_VAL_MSE = 0.9  # standardized validation MSE; the prior's mean scores about 1
 SUBSET_COLUMNS = ["n_r", "n", "n_subsets", "geomean_mean", "geomean_sd"]
 
 
@@ -42,12 +54,20 @@ def _check_runs(runs: pd.DataFrame) -> None:
         raise ValueError(f"the runs table lacks the columns {missing}")
 
 
+def untrained(runs: pd.DataFrame) -> np.ndarray:
+    """Which runs did not learn: best validation MSE at or above UNTRAINED_VAL_MSE (none
+    where the runs table has no validation MSE)."""
+    if "val_mse" not in runs:
+        return np.zeros(len(runs), bool)
+    return pd.to_numeric(runs["val_mse"], errors="coerce").to_numpy(float) >= UNTRAINED_VAL_MSE
+
+
 def summarize(losses: np.ndarray) -> dict:
     """The statistics of one cell's usable losses (positive and finite)."""
     losses = np.asarray(losses, dtype=float)
     n = len(losses)
     if n == 0:
-        return {key: np.nan for key in STAT_COLUMNS[3:]} | {"n_r": 0}
+        return {key: np.nan for key in STAT_COLUMNS[len(COUNT_COLUMNS) + 1 :]} | {"n_r": 0}
     logs = np.log(losses)
     log_sd = logs.std(ddof=1) if n > 1 else np.nan
     log_se = log_sd / np.sqrt(n)
@@ -71,8 +91,9 @@ def summarize(losses: np.ndarray) -> dict:
 
 def cell_statistics(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: the model's size columns and N_M, the number of runs, of runs
-    excluded (diverged) and of realizations used (n_r), then the statistics of the
-    standardized test MSE and the geometric mean in parameter units."""
+    excluded (diverged), of runs used that did not learn (:func:`untrained`) and of
+    realizations used (n_r), then the statistics of the standardized test MSE
+    and the geometric mean in parameter units."""
     _check_runs(runs)
     rows = []
     for key, cell in runs.groupby(CELL, sort=True):
@@ -83,6 +104,7 @@ def cell_statistics(runs: pd.DataFrame) -> pd.DataFrame:
         row = dict(zip(CELL, key))
         row.update({column: cell[column].iloc[0] for column in SIZE_COLUMNS if column in cell})
         row.update(n_m=int(n_m[0]), n_runs=len(cell), n_excluded=len(cell) - len(used))
+        row["n_untrained"] = int(untrained(used).sum())
         row.update(summarize(used["test_mse"].to_numpy(float)))
         units = used["test_mse_units"].to_numpy(float) if "test_mse_units" in used else np.array([])
         units = units[np.isfinite(units) & (units > 0)]
