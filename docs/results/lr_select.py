@@ -1,6 +1,7 @@
 """A learning rate tuned per cell (docs/results.md, "The forecast of the two largest
 N_D"). An exploration on published studies that differ in the FCN learning rate alone
-(the same shards, seeds, draws and N_D grid): each (width, N_D) cell of the width sweep
+(the same labels, seeds, draws and N_D grid; wide-lr-high's images were simulated anew
+and differ from the others' by float rounding, see docs/results.md): each (width, N_D) cell of the width sweep
 takes the rate whose runs reach the lowest validation loss (the mean of their log10
 validation MSE), as one would tune a rate per training-set size, never looking at the
 test set. The tuned cells' two largest N_D are then forecast from the rest, as
