@@ -225,10 +225,14 @@ def test_layer_exchange_symmetry(relaxed_batch):
     # Swapping the layers reorders the energy sums, so the accept/reject decisions may
     # differ in the last bit: equal up to the relaxation tolerance, not bit for bit. L-BFGS
     # carries such a difference along its history, and the two runs stop at different
-    # points of the same soft valley (walls move for a torque of 1e-4 meV): 1e-2 in spin.
+    # points of the same soft valley (walls move for a torque of 1e-4 meV). Where they stop
+    # depends on the CPU's float path: L-BFGS's largest spin difference was within 1e-2 on
+    # the Intel VM and 1.4e-2 (6 of 18,432 components) on an AMD EPYC, its mean 1.7e-4.
+    # A broken symmetry moves whole domains: differences of order 1 over many sites.
     s0, c, result = relaxed_batch
     swapped = spins.relax(s0.flip(1), c, tight_as(result))
-    torch.testing.assert_close(swapped.spins, result.spins.flip(1), atol=1e-2, rtol=0)
+    difference = (swapped.spins - result.spins.flip(1)).abs()
+    assert difference.max() < 3e-2 and difference.mean() < 1e-3, (difference.max(), difference.mean())
     torch.testing.assert_close(swapped.energy, result.energy, atol=1e-6, rtol=1e-8)
 
 
