@@ -18,7 +18,7 @@ observations. So the law's forecast also gets a backtest interval, which assumes
 nothing about the law: inside the kept cells, the law fitted below each earlier N_D
 (the origin) forecasts the next HELD_OUT N_D, as the real forecast does, and the
 interval is the point forecast plus or minus the largest of those misses at the same
-number of doublings ahead (the horizon). With n exchangeable misses the largest would
+number of N_D steps ahead (the horizon). With n exchangeable misses the largest would
 bound a new one with probability n / (n + 1) (the conformal argument); the misses of
 one origin are correlated over N_M, so that is a heuristic, checked on the published
 studies (docs/results.md). The interval needs MIN_N_D + 1 kept N_D at least; with fewer
@@ -148,9 +148,9 @@ def forecast(cells: pd.DataFrame, confidence: float, n_boot: int, rng: np.random
     new = new.join(law_forecast(kept, new, confidence, n_boot, rng)).join(line_forecast(kept, new, confidence))
     new = new.join(backtest_interval(kept, new))
     observed = new["observed_log10"]
-    for fit, low, high in (("law", "law_lo", "law_hi"), ("line", "line_lo", "line_hi")):
+    for fit in ("law", "line"):
         new[f"{fit}_error_dex"] = new[f"{fit}_log10"] - observed
-        new[f"{fit}_inside"] = (new[low] <= observed) & (observed <= new[high])
+        new[f"{fit}_inside"] = (new[f"{fit}_lo"] <= observed) & (observed <= new[f"{fit}_hi"])
     inside = (new["law_backtest_lo"] <= observed) & (observed <= new["law_backtest_hi"])
     new["law_backtest_inside"] = inside.astype("boolean").mask(new["n_backtest"] == 0)
     return new.drop(columns="logs").assign(confidence=confidence, n_boot=n_boot)
