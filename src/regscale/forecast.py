@@ -91,10 +91,10 @@ def backtest_misses(kept: pd.DataFrame) -> dict[int, np.ndarray]:
         below = kept[kept["n_d"] < n_d_values[origin]]
         if len(below) < joint.MIN_CELLS:
             continue
-        for horizon in misses:
-            if origin + horizon - 1 < len(n_d_values):
-                new = kept[kept["n_d"] == n_d_values[origin + horizon - 1]]
-                misses[horizon].extend(law_point(below, new) - joint.mean_log10(new))
+        ahead = kept[kept["n_d"].isin(n_d_values[origin : origin + HELD_OUT])]  # one fit for every horizon
+        horizons = np.searchsorted(n_d_values, ahead["n_d"]) - origin + 1
+        for horizon, miss in zip(horizons, law_point(below, ahead) - joint.mean_log10(ahead)):
+            misses[horizon].append(miss)
     return {horizon: np.asarray(values) for horizon, values in misses.items()}
 
 
