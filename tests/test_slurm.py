@@ -134,6 +134,9 @@ def requeue(cluster: Cluster, jobid: str, deadline: float) -> None:
             ["squeue", "--noheader", "--jobs", jobid, "--format=%T"], env=cluster.env, capture_output=True, text=True
         ).stdout.strip()
         if state == "PENDING":
+            # slurmd revokes the old run's credential to the second: a run started within
+            # it is killed ("Job credential revoked", exit 1; seen once on the AMD VM).
+            time.sleep(2)
             with contextlib.suppress(subprocess.CalledProcessError):
                 scontrol("update", f"JobId={jobid}", "StartTime=now")
                 return
